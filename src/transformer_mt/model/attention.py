@@ -1,0 +1,105 @@
+"""Multi-head attention.
+
+Shape letters: B batch, T query length, S key length, D model width (E), H heads,
+K head width (d = E / h).
+
+Attention runs on :func:`torch.nn.functional.scaled_dot_product_attention` (fused kernels);
+``need_weights=True`` takes an explicit path that also returns the attention probabilities,
+for inspection. Both paths compute the same function.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F  # noqa: N812 (the conventional alias)
+from torch import nn
+
+
+def attend(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    mask: torch.Tensor | None,
+    *,
+    dropout: float = 0.0,
+    need_weights: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Scaled dot-product attention over heads.
+
+    query ``(B, H, T, K)``, key/value ``(B, H, S, K)``, mask bool broadcastable to
+    ``(B, H, T, S)`` (``True`` = may attend) -> context ``(B, H, T, K)`` and, when asked,
+    the probabilities ``(B, H, T, S)``.
+    """
+    if not need_weights:
+        context = F.scaled_dot_product_attention(query, key, value, attn_mask=mask, dropout_p=dropout)
+        return context, None
+    scores = query @ key.transpose(-2, -1) / math.sqrt(query.shape[-1])  # (B, H, T, S)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    weights = scores.softmax(dim=-1)  # (B, H, T, S)
+    dropped = F.dropout(weights, p=dropout) if dropout > 0 else weights
+    return dropped @ value, weights  # (B, H, T, K), (B, H, T, S)
+
+
+class MultiHeadAttention(nn.Module):
+    """h heads of width d = E / h, each with its own Q/K/V projections, concatenated and mixed.
+
+    The per-head projections are stored as one ``(E, E)`` matrix each for Q, K and V (head ``i``
+    owns rows ``i*d:(i+1)*d``), which is the same as h separate ``(E, d)`` projections.
+    """
+
+    def __init__(self, d_model: int, num_heads: int, dropout: float = 0.0) -> None:
+        super().__init__()
+        if d_model % num_heads != 0:
+            raise ValueError(f"d_model={d_model} is not divisible by num_heads={num_heads}")
+        self.num_heads = num_heads
+        self.head_dim = d_model // num_heads
+        self.dropout = dropout
+        self.q_proj = nn.Linear(d_model, d_model)
+        self.k_proj = nn.Linear(d_model, d_model)
+        self.v_proj = nn.Linear(d_model, d_model)
+        self.out_proj = nn.Linear(d_model, d_model)
+
+    def split_heads(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, L, D)`` -> ``(B, H, L, K)``."""
+        batch, length, _ = x.shape
+        return x.view(batch, length, self.num_heads, self.head_dim).transpose(1, 2)
+
+    def project_keys_values(self, memory: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """K and V of a key sequence ``(B, S, D)`` -> two ``(B, H, S, K)``."""
+        return self.split_heads(self.k_proj(memory)), self.split_heads(self.v_proj(memory))
+
+    def forward(
+        self,
+        query: torch.Tensor,
+        key: torch.Tensor,
+        value: torch.Tensor,
+        mask: torch.Tensor | None,
+        *,
+        need_weights: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """query ``(B, T, D)``, key/value ``(B, S, D)`` -> ``(B, T, D)`` and optional weights."""
+        keys = self.split_heads(self.k_proj(key))  # (B, H, S, K)
+        values = self.split_heads(self.v_proj(value))  # (B, H, S, K)
+        return self.attend_projected(query, keys, values, mask, need_weights=need_weights)
+
+    def attend_projected(
+        self,
+        query: torch.Tensor,
+        keys: torch.Tensor,
+        values: torch.Tensor,
+        mask: torch.Tensor | None,
+        *,
+        need_weights: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Attention with already projected ``keys``/``values`` ``(B, H, S, K)`` (cached K/V)."""
+        batch, length, width = query.shape
+        queries = self.split_heads(self.q_proj(query))  # (B, H, T, K)
+        dropout = self.dropout if self.training else 0.0
+        context, weights = attend(
+            queries, keys, values, mask, dropout=dropout, need_weights=need_weights
+        )  # (B, H, T, K)
+        merged = context.transpose(1, 2).reshape(batch, length, width)  # (B, T, D)
+        return self.out_proj(merged), weights

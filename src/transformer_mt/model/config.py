@@ -1,0 +1,90 @@
+"""The model's hyper-parameters: a frozen, validated dataclass."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+ACTIVATIONS = ("relu", "gelu")
+NORM_POSITIONS = ("post", "pre")
+POSITIONAL_ENCODINGS = ("sinusoidal", "learned")
+
+
+@dataclass(frozen=True)
+class TransformerConfig:
+    """Architecture of an encoder-decoder Transformer.
+
+    The defaults are Transformer-base (Vaswani et al. 2017) apart from the vocabulary sizes.
+    """
+
+    src_vocab_size: int  # source vocabulary size (including special tokens)
+    tgt_vocab_size: int  # target vocabulary size (including special tokens)
+    d_model: int = 512  # E: width of every token representation
+    num_heads: int = 8  # h: attention heads; each head has d = d_model / num_heads dimensions
+    num_encoder_layers: int = 6  # N encoder layers
+    num_decoder_layers: int = 6  # N decoder layers
+    d_ff: int = 2048  # inner width of the position-wise feed-forward network
+    dropout: float = 0.1  # on embeddings, sub-layer outputs and inside the feed-forward
+    attention_dropout: float = 0.0  # on attention probabilities
+    activation: str = "relu"  # feed-forward non-linearity: relu | gelu
+    norm_position: str = "post"  # LayerNorm after the residual (post, as in the paper) or before
+    positional_encoding: str = "sinusoidal"  # sinusoidal (fixed) | learned
+    max_positions: int = 1024  # longest sequence the positional encoding covers
+    share_embeddings: bool = True  # one embedding table for source and target (joint vocab)
+    tie_output: bool = True  # output projection reuses the target embedding matrix
+    pad_id: int = 0
+    bos_id: int = 2
+    eos_id: int = 3
+
+    def __post_init__(self) -> None:
+        for name in ("src_vocab_size", "tgt_vocab_size", "d_model", "num_heads", "d_ff"):
+            _require(getattr(self, name) > 0, name, "must be positive")
+        for name in ("num_encoder_layers", "num_decoder_layers"):
+            _require(getattr(self, name) >= 1, name, "must be at least 1")
+        if self.d_model % self.num_heads != 0:
+            raise ValueError(
+                f"d_model={self.d_model} is not divisible by num_heads={self.num_heads}: "
+                "each head needs d = d_model / num_heads dimensions"
+            )
+        for name in ("dropout", "attention_dropout"):
+            _require(0.0 <= getattr(self, name) < 1.0, name, "must be in [0, 1)")
+        _require(self.activation in ACTIVATIONS, "activation", f"must be one of {ACTIVATIONS}")
+        _require(
+            self.norm_position in NORM_POSITIONS, "norm_position", f"must be one of {NORM_POSITIONS}"
+        )
+        _require(
+            self.positional_encoding in POSITIONAL_ENCODINGS,
+            "positional_encoding",
+            f"must be one of {POSITIONAL_ENCODINGS}",
+        )
+        _require(self.max_positions >= 2, "max_positions", "must be at least 2")
+        if self.share_embeddings and self.src_vocab_size != self.tgt_vocab_size:
+            raise ValueError(
+                "share_embeddings=True needs src_vocab_size == tgt_vocab_size "
+                f"(got {self.src_vocab_size} and {self.tgt_vocab_size})"
+            )
+        ids = {"pad_id": self.pad_id, "bos_id": self.bos_id, "eos_id": self.eos_id}
+        for name, value in ids.items():
+            _require(0 <= value < self.tgt_vocab_size, name, "must be a valid target token id")
+        _require(len(set(ids.values())) == 3, "pad_id/bos_id/eos_id", "must be distinct")
+
+    @property
+    def head_dim(self) -> int:
+        """d = E / h, the width of one attention head."""
+        return self.d_model // self.num_heads
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TransformerConfig:
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown model config field(s): {', '.join(unknown)}")
+        return cls(**values)
+
+
+def _require(condition: bool, field: str, message: str) -> None:
+    if not condition:
+        raise ValueError(f"{field} {message}")

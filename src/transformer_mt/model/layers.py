@@ -1,0 +1,151 @@
+"""Encoder and decoder layers: attention and feed-forward sub-layers with residual + LayerNorm.
+
+Shape letters: B batch, S source length, T target length, D model width, F feed-forward width.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from transformer_mt.model.attention import MultiHeadAttention
+from transformer_mt.model.cache import LayerCache
+from transformer_mt.model.config import TransformerConfig
+
+
+class FeedForward(nn.Module):
+    """Position-wise feed-forward: linear, activation, dropout, linear. ``(.., D) -> (.., D)``."""
+
+    def __init__(self, d_model: int, d_ff: int, activation: str, dropout: float) -> None:
+        super().__init__()
+        self.expand = nn.Linear(d_model, d_ff)
+        self.activation: nn.Module = nn.ReLU() if activation == "relu" else nn.GELU()
+        self.dropout = nn.Dropout(dropout)
+        self.contract = nn.Linear(d_ff, d_model)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.contract(self.dropout(self.activation(self.expand(x))))  # (.., D)
+
+
+class Residual(nn.Module):
+    """Residual connection with LayerNorm, after the sum (post-norm) or before the sub-layer."""
+
+    def __init__(self, d_model: int, dropout: float, norm_position: str) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(d_model)
+        self.dropout = nn.Dropout(dropout)
+        self.pre_norm = norm_position == "pre"
+
+    def forward(
+        self, x: torch.Tensor, sublayer: Callable[[torch.Tensor], torch.Tensor]
+    ) -> torch.Tensor:
+        if self.pre_norm:
+            return x + self.dropout(sublayer(self.norm(x)))
+        return self.norm(x + self.dropout(sublayer(x)))
+
+
+AttentionWeights = dict[str, torch.Tensor]
+
+
+class EncoderLayer(nn.Module):
+    """Self-attention over the source (padding mask only), then feed-forward."""
+
+    def __init__(self, config: TransformerConfig) -> None:
+        super().__init__()
+        dims = (config.d_model, config.dropout, config.norm_position)
+        self.self_attention = MultiHeadAttention(
+            config.d_model, config.num_heads, config.attention_dropout
+        )
+        self.attention_residual = Residual(*dims)
+        self.feed_forward = FeedForward(
+            config.d_model, config.d_ff, config.activation, config.dropout
+        )
+        self.feed_forward_residual = Residual(*dims)
+
+    def forward(
+        self, x: torch.Tensor, mask: torch.Tensor, weights: AttentionWeights | None = None
+    ) -> torch.Tensor:
+        """x ``(B, S, D)``, mask ``(B, 1, 1, S)`` -> ``(B, S, D)``. Fills ``weights`` if given."""
+
+        def self_attend(h: torch.Tensor) -> torch.Tensor:
+            out, probs = self.self_attention(h, h, h, mask, need_weights=weights is not None)
+            if weights is not None and probs is not None:
+                weights["self"] = probs  # (B, H, S, S)
+            return out
+
+        x = self.attention_residual(x, self_attend)
+        return self.feed_forward_residual(x, self.feed_forward)
+
+
+class DecoderLayer(nn.Module):
+    """Masked self-attention, cross-attention (Q from decoder, K/V from memory), feed-forward."""
+
+    def __init__(self, config: TransformerConfig) -> None:
+        super().__init__()
+        dims = (config.d_model, config.dropout, config.norm_position)
+        heads = (config.d_model, config.num_heads, config.attention_dropout)
+        self.self_attention = MultiHeadAttention(*heads)
+        self.self_attention_residual = Residual(*dims)
+        self.cross_attention = MultiHeadAttention(*heads)
+        self.cross_attention_residual = Residual(*dims)
+        self.feed_forward = FeedForward(
+            config.d_model, config.d_ff, config.activation, config.dropout
+        )
+        self.feed_forward_residual = Residual(*dims)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        memory: torch.Tensor,
+        self_mask: torch.Tensor,
+        memory_mask: torch.Tensor,
+        weights: AttentionWeights | None = None,
+    ) -> torch.Tensor:
+        """x ``(B, T, D)``, memory ``(B, S, D)``, self_mask ``(B, 1, T, T)``,
+        memory_mask ``(B, 1, 1, S)`` -> ``(B, T, D)``."""
+        need = weights is not None
+
+        def self_attend(h: torch.Tensor) -> torch.Tensor:
+            out, probs = self.self_attention(h, h, h, self_mask, need_weights=need)
+            if weights is not None and probs is not None:
+                weights["self"] = probs  # (B, H, T, T)
+            return out
+
+        def cross_attend(h: torch.Tensor) -> torch.Tensor:
+            out, probs = self.cross_attention(h, memory, memory, memory_mask, need_weights=need)
+            if weights is not None and probs is not None:
+                weights["cross"] = probs  # (B, H, T, S)
+            return out
+
+        x = self.self_attention_residual(x, self_attend)
+        x = self.cross_attention_residual(x, cross_attend)
+        return self.feed_forward_residual(x, self.feed_forward)
+
+    def start_cache(self, memory: torch.Tensor) -> LayerCache:
+        """Project the encoder memory ``(B, S, D)`` to cross-attention K/V once per source."""
+        keys, values = self.cross_attention.project_keys_values(memory)  # (B, H, S, K) each
+        return LayerCache(cross_keys=keys, cross_values=values)
+
+    def step(
+        self, x: torch.Tensor, cache: LayerCache, memory_mask: torch.Tensor
+    ) -> torch.Tensor:
+        """One new position: x ``(B, 1, D)`` -> ``(B, 1, D)``; appends its K/V to ``cache``."""
+
+        def self_attend(h: torch.Tensor) -> torch.Tensor:
+            new_keys, new_values = self.self_attention.project_keys_values(h)  # (B, H, 1, K)
+            keys, values = cache.append(new_keys, new_values)  # (B, H, L, K)
+            # The new position may attend to every earlier one: no mask needed.
+            out, _ = self.self_attention.attend_projected(h, keys, values, None)
+            return out
+
+        def cross_attend(h: torch.Tensor) -> torch.Tensor:
+            out, _ = self.cross_attention.attend_projected(
+                h, cache.cross_keys, cache.cross_values, memory_mask
+            )
+            return out
+
+        x = self.self_attention_residual(x, self_attend)
+        x = self.cross_attention_residual(x, cross_attend)
+        return self.feed_forward_residual(x, self.feed_forward)
