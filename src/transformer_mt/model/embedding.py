@@ -10,6 +10,8 @@ import math
 import torch
 from torch import nn
 
+from transformer_mt.model.dropout import Dropout
+
 
 def sinusoidal_table(max_positions: int, d_model: int) -> torch.Tensor:
     """The fixed encoding of Vaswani et al.: sin on even, cos on odd dimensions. -> ``(P, D)``."""
@@ -59,7 +61,7 @@ class Embedder(nn.Module):
         self.tokens = tokens
         self.positions = positions
         self.scale = math.sqrt(tokens.embedding_dim)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, ids: torch.Tensor, offset: int = 0) -> torch.Tensor:
         return self.dropout(self.positions(self.tokens(ids) * self.scale, offset))  # (B, L, D)
