@@ -1,0 +1,124 @@
+"""Beam search with a length penalty, n-best lists and removal of finished sentences.
+
+Each sentence keeps ``K`` live hypotheses (beams). At each step every beam is extended by every
+token; of the ``2K`` best extensions of a sentence, those ending in ``</s>`` that rank within the
+top ``K`` are finished (scored ``log_prob / length ** length_penalty``), and the best ``K`` others
+become the new beams. A sentence is done when it has ``K`` finished hypotheses; at its length
+limit every remaining beam is finished as it stands. Done sentences leave the batch.
+
+Shape letters: A sentences still decoding, K beams, V target vocabulary, L tokens so far.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from transformer_mt.decoding.hypothesis import Hypothesis, length_normalised
+from transformer_mt.decoding.processors import block_tokens
+from transformer_mt.decoding.search import StepModel, never_generated, next_token_log_probs
+
+
+@dataclass
+class _Selection:
+    """The beams that continue after one step, in row order."""
+
+    sentences: list[int] = field(default_factory=list)  # original indices still decoding
+    rows: list[int] = field(default_factory=list)  # source row of each new beam
+    tokens: list[int] = field(default_factory=list)  # the token each new beam appends
+    scores: list[float] = field(default_factory=list)  # its total log-probability
+
+
+@dataclass(frozen=True)
+class BeamSearch:
+    beam_size: int = 4
+    length_penalty: float = 1.0  # 0: total log-prob; 1: average log-prob per token
+    n_best: int = 1  # hypotheses returned per sentence (at most beam_size)
+
+    def __post_init__(self) -> None:
+        if self.beam_size < 1:
+            raise ValueError(f"beam_size must be at least 1, got {self.beam_size}")
+        if not 1 <= self.n_best <= self.beam_size:
+            raise ValueError(f"n_best must be in [1, beam_size={self.beam_size}], got {self.n_best}")
+
+    @torch.inference_mode()
+    def search(
+        self, model: StepModel, src_ids: torch.Tensor, max_lengths: torch.Tensor
+    ) -> list[list[Hypothesis]]:
+        config = model.config
+        beams = self.beam_size
+        batch = src_ids.shape[0]
+        device = src_ids.device
+        rows = torch.arange(batch, device=device).repeat_interleave(beams)  # (B*K,)
+        src_rows = src_ids.index_select(0, rows)  # (B*K, S)
+        cache = model.start_cache(model.encode(src_ids).index_select(0, rows), src_rows)
+        scores = torch.full((batch, beams), float("-inf"), device=device)  # (A, K)
+        scores[:, 0] = 0.0  # all beams start identical: expand only the first
+        history = torch.full((batch * beams, 0), config.pad_id, dtype=torch.long, device=device)
+        tokens = torch.full((batch * beams,), config.bos_id, dtype=torch.long, device=device)
+        alive = list(range(batch))
+        finished: list[list[Hypothesis]] = [[] for _ in range(batch)]
+        limits = max_lengths.tolist()
+        blocked = never_generated(config)
+        for step in range(1, int(max_lengths.max().item()) + 1 if batch else 0):
+            log_probs, cache = next_token_log_probs(model, tokens, cache)  # (A*K, V)
+            vocab = log_probs.shape[-1]
+            candidates = scores.view(-1, 1) + block_tokens(log_probs, blocked)  # (A*K, V)
+            top_scores, top_index = candidates.view(len(alive), beams * vocab).topk(2 * beams)
+            source_beam, token = top_index // vocab, top_index % vocab  # (A, 2K) each
+            selected = self._advance(
+                step, alive, limits, top_scores, source_beam, token, history, finished, config.eos_id
+            )
+            if not selected.sentences:
+                break
+            index = torch.tensor(selected.rows, device=device)  # (A'*K,) rows that continue
+            tokens = torch.tensor(selected.tokens, dtype=torch.long, device=device)  # (A'*K,)
+            history = torch.cat([history.index_select(0, index), tokens[:, None]], dim=1)
+            scores = torch.tensor(selected.scores, device=device).view(-1, beams)  # (A', K)
+            cache = cache.select(index)
+            alive = selected.sentences
+        return [sorted(hyps, key=lambda h: -h.score)[: self.n_best] for hyps in finished]
+
+    def _advance(
+        self,
+        step: int,
+        alive: list[int],
+        limits: list[int],
+        top_scores: torch.Tensor,
+        source_beam: torch.Tensor,
+        token: torch.Tensor,
+        history: torch.Tensor,
+        finished: list[list[Hypothesis]],
+        eos_id: int,
+    ) -> _Selection:
+        """Finish hypotheses and pick the next beams of every sentence for one step."""
+        beams = self.beam_size
+        score_rows, beam_rows, token_rows = top_scores.tolist(), source_beam.tolist(), token.tolist()
+        selection = _Selection()
+        for position, sentence in enumerate(alive):
+            at_limit = step >= limits[sentence]
+            kept: list[tuple[int, int, float]] = []
+            for rank, (score, beam, tok) in enumerate(
+                zip(score_rows[position], beam_rows[position], token_rows[position], strict=True)
+            ):
+                row = position * beams + beam
+                if tok == eos_id or at_limit:
+                    if rank < beams and len(finished[sentence]) < beams:
+                        hypothesis_tokens = (*history[row].tolist(), tok)
+                        hypothesis = self._hypothesis(hypothesis_tokens, score, tok == eos_id)
+                        finished[sentence].append(hypothesis)
+                elif len(kept) < beams:
+                    kept.append((row, tok, score))
+            if len(finished[sentence]) >= beams or at_limit:
+                continue
+            selection.sentences.append(sentence)
+            for row, tok, score in kept:
+                selection.rows.append(row)
+                selection.tokens.append(tok)
+                selection.scores.append(score)
+        return selection
+
+    def _hypothesis(self, tokens: tuple[int, ...], log_prob: float, ended: bool) -> Hypothesis:
+        score = length_normalised(log_prob, len(tokens), self.length_penalty)
+        return Hypothesis(tokens=tokens, log_prob=log_prob, score=score, finished=ended)

@@ -1,0 +1,153 @@
+"""Autoregressive search: start from ``<s>``, feed back the model's own choice, stop at ``</s>``.
+
+Every strategy implements one contract, :class:`SearchStrategy`: given the model, a padded source
+batch ``(B, S)`` and a per-sentence length limit ``(B,)``, return a ranked list of
+:class:`Hypothesis` per sentence. Strategies only use the model's ``encode`` / ``start_cache`` /
+``decode_step`` interface and never reach into its layers.
+
+Shape letters: B sentences, A sentences still decoding, V target vocabulary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import torch
+
+from transformer_mt.decoding.hypothesis import Hypothesis, length_normalised
+from transformer_mt.decoding.processors import (
+    apply_temperature,
+    block_tokens,
+    top_k_filter,
+    top_p_filter,
+)
+from transformer_mt.model.cache import DecoderCache
+from transformer_mt.model.config import TransformerConfig
+
+
+class StepModel(Protocol):
+    """What a search needs from a model (``Transformer`` satisfies it)."""
+
+    config: TransformerConfig
+
+    def encode(self, src_ids: torch.Tensor) -> torch.Tensor: ...
+
+    def start_cache(self, memory: torch.Tensor, src_ids: torch.Tensor) -> DecoderCache: ...
+
+    def decode_step(
+        self, tokens: torch.Tensor, cache: DecoderCache
+    ) -> tuple[torch.Tensor, DecoderCache]: ...
+
+
+class SearchStrategy(Protocol):
+    def search(
+        self, model: StepModel, src_ids: torch.Tensor, max_lengths: torch.Tensor
+    ) -> list[list[Hypothesis]]:
+        """src_ids ``(B, S)``, max_lengths ``(B,)`` -> ranked hypotheses for each sentence."""
+        ...
+
+
+def next_token_log_probs(
+    model: StepModel, tokens: torch.Tensor, cache: DecoderCache
+) -> tuple[torch.Tensor, DecoderCache]:
+    """One decoder step: last tokens ``(A,)`` -> log-probabilities ``(A, V)`` in fp32."""
+    logits, cache = model.decode_step(tokens, cache)  # (A, V)
+    return logits.float().log_softmax(dim=-1), cache
+
+
+def never_generated(config: TransformerConfig) -> list[int]:
+    """Tokens a search never emits: padding and the start symbol."""
+    return [config.pad_id, config.bos_id]
+
+
+Chooser = Callable[[torch.Tensor], torch.Tensor]  # log-probs (A, V) -> token ids (A,)
+
+
+@torch.inference_mode()
+def sequential_search(
+    model: StepModel, src_ids: torch.Tensor, max_lengths: torch.Tensor, choose: Chooser
+) -> list[list[Hypothesis]]:
+    """One hypothesis per sentence, choosing each next token with ``choose`` (greedy/sampling).
+
+    Sentences that produced ``</s>`` or reached their limit leave the batch at once.
+    """
+    config = model.config
+    batch = src_ids.shape[0]
+    cache = model.start_cache(model.encode(src_ids), src_ids)
+    tokens = torch.full((batch,), config.bos_id, dtype=torch.long, device=src_ids.device)
+    alive = list(range(batch))  # original sentence index of each row
+    generated: list[list[int]] = [[] for _ in range(batch)]
+    totals = [0.0] * batch
+    results: list[list[Hypothesis]] = [[] for _ in range(batch)]
+    limits = max_lengths.tolist()
+    blocked = never_generated(config)
+    for _step in range(int(max_lengths.max().item()) if batch else 0):
+        log_probs, cache = next_token_log_probs(model, tokens, cache)  # (A, V)
+        chosen = choose(block_tokens(log_probs, blocked))  # (A,)
+        chosen_log_probs = log_probs.gather(1, chosen[:, None])[:, 0].tolist()
+        keep: list[int] = []
+        for row, (sentence, token) in enumerate(zip(alive, chosen.tolist(), strict=True)):
+            generated[sentence].append(token)
+            totals[sentence] += chosen_log_probs[row]
+            ended = token == config.eos_id
+            if ended or len(generated[sentence]) >= limits[sentence]:
+                score = length_normalised(totals[sentence], len(generated[sentence]), 0.0)
+                results[sentence] = [
+                    Hypothesis(tuple(generated[sentence]), totals[sentence], score, ended)
+                ]
+            else:
+                keep.append(row)
+        if not keep:
+            break
+        if len(keep) < len(alive):
+            index = torch.tensor(keep, device=src_ids.device)
+            cache, chosen = cache.select(index), chosen.index_select(0, index)
+            alive = [alive[row] for row in keep]
+        tokens = chosen
+    return results
+
+
+@dataclass(frozen=True)
+class GreedySearch:
+    """Always take the most probable next token (argmax)."""
+
+    def search(
+        self, model: StepModel, src_ids: torch.Tensor, max_lengths: torch.Tensor
+    ) -> list[list[Hypothesis]]:
+        return sequential_search(model, src_ids, max_lengths, lambda s: s.argmax(dim=-1))
+
+
+@dataclass(frozen=True)
+class SamplingSearch:
+    """Sample the next token from the (temperature / top-k / top-p filtered) distribution.
+
+    ``seed`` makes the draw reproducible; the generator is explicit, never the global RNG.
+    """
+
+    temperature: float = 1.0
+    top_k: int = 0  # 0 = no top-k filter
+    top_p: float = 1.0  # 1.0 = no nucleus filter
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.temperature <= 0:
+            raise ValueError(f"temperature must be positive, got {self.temperature}")
+        if not 0.0 < self.top_p <= 1.0:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        if self.top_k < 0:
+            raise ValueError(f"top_k must be >= 0, got {self.top_k}")
+
+    def search(
+        self, model: StepModel, src_ids: torch.Tensor, max_lengths: torch.Tensor
+    ) -> list[list[Hypothesis]]:
+        generator = torch.Generator(device=src_ids.device).manual_seed(self.seed)
+
+        def choose(scores: torch.Tensor) -> torch.Tensor:
+            scores = apply_temperature(scores, self.temperature)
+            scores = top_p_filter(top_k_filter(scores, self.top_k), self.top_p)
+            probs = scores.softmax(dim=-1)  # (A, V)
+            return torch.multinomial(probs, 1, generator=generator)[:, 0]
+
+        return sequential_search(model, src_ids, max_lengths, choose)
