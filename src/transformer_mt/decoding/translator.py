@@ -1,0 +1,242 @@
+"""The public facade: load a trained run, translate sentences, score translations.
+
+Shape letters: B sentences in a batch, S source length, T target length, V target vocabulary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from transformer_mt.data.batching import Batch, pad_sequences
+from transformer_mt.data.tokenizer import Tokenizer
+from transformer_mt.decoding.beam import BeamSearch
+from transformer_mt.decoding.hypothesis import Hypothesis
+from transformer_mt.decoding.search import GreedySearch, SamplingSearch, SearchStrategy
+from transformer_mt.model.transformer import Transformer
+from transformer_mt.rundir import RunDir
+from transformer_mt.runtime import resolve_device
+from transformer_mt.training.checkpoint import load_weights
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One translation of a sentence with its model scores."""
+
+    text: str
+    score: float  # ranking score (length-penalised log-probability for beam search)
+    log_prob: float  # total log-probability of the output tokens (including </s>)
+    tokens: tuple[int, ...]  # target token ids (including </s> when the search finished)
+
+
+@dataclass(frozen=True)
+class Translation:
+    """All requested candidates for one source sentence, best first."""
+
+    source: str
+    candidates: tuple[Candidate, ...]
+    truncated: bool  # the source was longer than the model's limit and was cut
+
+    @property
+    def text(self) -> str:
+        return self.candidates[0].text if self.candidates else ""
+
+
+class Translator:
+    """Translate with a trained model.
+
+    >>> translator = Translator.load("runs/quickstart")          # doctest: +SKIP
+    >>> translator.translate(["Hello world"], beam_size=4)        # doctest: +SKIP
+    ['你好世界']
+    """
+
+    def __init__(self, model: Transformer, tokenizer: Tokenizer, device: torch.device) -> None:
+        self.model = model.to(device).eval()
+        self.tokenizer = tokenizer
+        self.device = device
+
+    @classmethod
+    def load(
+        cls, run_dir: str | Path, *, device: str = "cpu", weights: str | Path | None = None
+    ) -> Translator:
+        """Load the model, tokenizer and best weights of a run directory."""
+        run = RunDir(Path(run_dir))
+        model = Transformer(run.read_model_config())
+        load_weights(model, Path(weights) if weights else run.require_weights())
+        return cls(model, Tokenizer.load(run.tokenizer_dir), resolve_device(device))
+
+    @property
+    def max_source_tokens(self) -> int:
+        """Longest source (in tokens, ``</s>`` included) the model's positions cover."""
+        return self.model.config.max_positions
+
+    # -- translation -------------------------------------------------------------------------
+    def translate(
+        self,
+        sentences: Sequence[str],
+        *,
+        beam_size: int = 4,
+        length_penalty: float = 1.0,
+        sample: bool = False,
+        temperature: float = 1.0,
+        top_k: int = 0,
+        top_p: float = 1.0,
+        seed: int = 0,
+        max_length_ratio: float = 2.0,
+        max_length_offset: int = 10,
+        batch_size: int = 64,
+    ) -> list[str]:
+        """Translate each sentence; returns the best translation of each, in input order.
+
+        ``beam_size=1`` is greedy search; ``sample=True`` draws tokens at random from the model
+        (filtered by ``temperature``, ``top_k``, ``top_p``; reproducible with ``seed``). Outputs
+        stop at ``</s>`` or after ``max_length_ratio * source_tokens + max_length_offset``.
+        """
+        results = self.translate_detailed(
+            sentences,
+            beam_size=beam_size,
+            length_penalty=length_penalty,
+            sample=sample,
+            temperature=temperature,
+            top_k=top_k,
+            top_p=top_p,
+            seed=seed,
+            max_length_ratio=max_length_ratio,
+            max_length_offset=max_length_offset,
+            batch_size=batch_size,
+        )
+        return [result.text for result in results]
+
+    def translate_detailed(
+        self,
+        sentences: Sequence[str],
+        *,
+        beam_size: int = 4,
+        length_penalty: float = 1.0,
+        n_best: int = 1,
+        sample: bool = False,
+        temperature: float = 1.0,
+        top_k: int = 0,
+        top_p: float = 1.0,
+        seed: int = 0,
+        max_length_ratio: float = 2.0,
+        max_length_offset: int = 10,
+        batch_size: int = 64,
+    ) -> list[Translation]:
+        """Like :meth:`translate`, returning ``n_best`` scored candidates per sentence."""
+        strategy = make_strategy(
+            beam_size=beam_size,
+            length_penalty=length_penalty,
+            n_best=n_best,
+            sample=sample,
+            temperature=temperature,
+            top_k=top_k,
+            top_p=top_p,
+            seed=seed,
+        )
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        encoded, truncated = self._encode_sources(sentences)
+        hypotheses: list[list[Hypothesis]] = [[] for _ in sentences]
+        # Decode similar lengths together (little padding), then restore the input order.
+        order = sorted(
+            (i for i, ids in enumerate(encoded) if ids), key=lambda i: len(encoded[i])
+        )
+        for start in range(0, len(order), batch_size):
+            chunk = order[start : start + batch_size]
+            src_ids = pad_sequences([encoded[i] for i in chunk], self.model.config.pad_id)
+            limits = self._output_limits(src_ids, max_length_ratio, max_length_offset)
+            found = strategy.search(self.model, src_ids.to(self.device), limits)
+            for index, result in zip(chunk, found, strict=True):
+                hypotheses[index] = result
+        return [
+            Translation(
+                source=sentence,
+                candidates=tuple(self._candidate(h) for h in hyps),
+                truncated=cut,
+            )
+            for sentence, hyps, cut in zip(sentences, hypotheses, truncated, strict=True)
+        ]
+
+    # -- scoring -----------------------------------------------------------------------------
+    @torch.inference_mode()
+    def score(self, sources: Sequence[str], targets: Sequence[str]) -> list[float]:
+        """Teacher-forced total log-probability of each target (with ``</s>``) given its source."""
+        if len(sources) != len(targets):
+            raise ValueError(f"{len(sources)} sources but {len(targets)} targets")
+        encoded, _ = self._encode_sources(sources)
+        target_ids = self.tokenizer.encode_target(list(targets))
+        return self.score_tokens(encoded, target_ids)
+
+    @torch.inference_mode()
+    def score_tokens(
+        self, sources: Sequence[Sequence[int]], targets: Sequence[Sequence[int]]
+    ) -> list[float]:
+        """Like :meth:`score` on token ids (sources with ``</s>``, targets without specials)."""
+        config = self.model.config
+        batch = Batch.from_token_ids(
+            [list(s)[:-1] if s and s[-1] == config.eos_id else s for s in sources],
+            targets,
+            pad_id=config.pad_id,
+            bos_id=config.bos_id,
+            eos_id=config.eos_id,
+        ).to(self.device)
+        logits = self.model(batch.src_ids, batch.tgt_in_ids).float()  # (B, T, V)
+        log_probs = logits.log_softmax(dim=-1)
+        picked = log_probs.gather(2, batch.tgt_out_ids[:, :, None])[:, :, 0]  # (B, T)
+        real = batch.tgt_out_ids != config.pad_id  # (B, T)
+        return (picked * real).sum(dim=1).tolist()
+
+    # -- helpers -----------------------------------------------------------------------------
+    def _encode_sources(self, sentences: Sequence[str]) -> tuple[list[list[int]], list[bool]]:
+        """Token ids with ``</s>`` (empty for blank input) and whether each was truncated."""
+        eos = self.model.config.eos_id
+        limit = self.max_source_tokens - 1
+        encoded, truncated = [], []
+        ids_list = self.tokenizer.encode_source([s if s.strip() else "" for s in sentences])
+        for sentence, ids in zip(sentences, ids_list, strict=True):
+            if not sentence.strip():
+                encoded.append([])
+                truncated.append(False)
+                continue
+            truncated.append(len(ids) > limit)
+            encoded.append([*ids[:limit], eos])
+        return encoded, truncated
+
+    def _output_limits(self, src_ids: torch.Tensor, ratio: float, offset: int) -> torch.Tensor:
+        lengths = (src_ids != self.model.config.pad_id).sum(dim=1).float()  # (B,)
+        limits = (lengths * ratio + offset).long().clamp(1, self.model.config.max_positions)
+        return limits
+
+    def _candidate(self, hypothesis: Hypothesis) -> Candidate:
+        text = self.tokenizer.decode_target([list(hypothesis.tokens)])[0]
+        return Candidate(
+            text=text,
+            score=hypothesis.score,
+            log_prob=hypothesis.log_prob,
+            tokens=hypothesis.tokens,
+        )
+
+
+def make_strategy(
+    *,
+    beam_size: int = 4,
+    length_penalty: float = 1.0,
+    n_best: int = 1,
+    sample: bool = False,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    top_p: float = 1.0,
+    seed: int = 0,
+) -> SearchStrategy:
+    """The search a set of decoding options asks for."""
+    if sample:
+        if n_best != 1:
+            raise ValueError("n_best > 1 needs beam search, not sampling")
+        return SamplingSearch(temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
+    if beam_size == 1 and n_best == 1:
+        return GreedySearch()
+    return BeamSearch(beam_size=beam_size, length_penalty=length_penalty, n_best=n_best)

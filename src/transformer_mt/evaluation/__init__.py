@@ -1,0 +1,1 @@
+"""Evaluation: sacreBLEU BLEU and chrF."""

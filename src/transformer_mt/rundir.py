@@ -1,0 +1,69 @@
+"""The layout of a run directory: everything needed to reproduce, resume and use a model."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from transformer_mt.errors import UserError
+from transformer_mt.model.config import TransformerConfig
+
+
+@dataclass(frozen=True)
+class RunDir:
+    """Paths inside a run directory.
+
+    - ``config.yaml``: the resolved experiment config (all defaults filled in)
+    - ``model.json``: the model architecture (``TransformerConfig``)
+    - ``tokenizer/``: the SentencePiece model(s)
+    - ``model.safetensors``: the best weights by validation BLEU (used for translation)
+    - ``last.safetensors``: the weights at the latest validation
+    - ``metrics.jsonl``: one JSON object per logged event
+    """
+
+    path: Path
+
+    @property
+    def config_file(self) -> Path:
+        return self.path / "config.yaml"
+
+    @property
+    def model_config_file(self) -> Path:
+        return self.path / "model.json"
+
+    @property
+    def tokenizer_dir(self) -> Path:
+        return self.path / "tokenizer"
+
+    @property
+    def weights(self) -> Path:
+        return self.path / "model.safetensors"
+
+    @property
+    def last_weights(self) -> Path:
+        return self.path / "last.safetensors"
+
+    @property
+    def metrics(self) -> Path:
+        return self.path / "metrics.jsonl"
+
+    def write_model_config(self, config: TransformerConfig) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.model_config_file.write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+
+    def read_model_config(self) -> TransformerConfig:
+        if not self.model_config_file.is_file():
+            raise UserError(
+                f"{self.path}: not a run directory (no model.json); train one with "
+                "'transformer-mt train CONFIG'"
+            )
+        try:
+            return TransformerConfig.from_dict(json.loads(self.model_config_file.read_text()))
+        except (ValueError, TypeError) as error:
+            raise UserError(f"{self.model_config_file}: {error}") from None
+
+    def require_weights(self) -> Path:
+        if not self.weights.is_file():
+            raise UserError(f"{self.path}: no model.safetensors (training did not finish a step?)")
+        return self.weights

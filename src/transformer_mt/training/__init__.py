@@ -1,0 +1,1 @@
+"""Training: teacher forcing, loss, schedule, checkpoints."""

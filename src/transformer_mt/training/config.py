@@ -1,0 +1,276 @@
+"""Experiment configuration: frozen, validated dataclasses loaded from commented YAML presets.
+
+A config has four sections, ``data``, ``model``, ``training`` and ``evaluation``, plus ``run_dir``.
+Command-line overrides use dotted keys (``--set training.lr=5e-4``); an unknown key is an error
+that lists the valid ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from transformer_mt.data.tokenizer import BOS_ID, EOS_ID, PAD_ID
+from transformer_mt.errors import ConfigError
+from transformer_mt.model.config import TransformerConfig
+
+DIRECTIONS = ("en-zh", "zh-en")
+PRECISIONS = ("fp32", "bf16")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    dataset: str | None = "tatoeba-en-zh"  # built-in dataset, or null to use the files below
+    direction: str = "en-zh"  # for the built-in dataset: en-zh or zh-en
+    train: list[str] | str | None = None  # TSV path, or [source_file, target_file]
+    valid: list[str] | str | None = None
+    test: list[str] | str | None = None
+    skip_invalid: bool = False  # skip malformed rows (with a printed count) instead of failing
+    vocab_size: int = 8000  # SentencePiece vocabulary size (per model)
+    joint_vocab: bool = True  # one SentencePiece model for both languages
+    max_length: int = 128  # training pairs longer than this (in tokens) are left out
+
+    def __post_init__(self) -> None:
+        if self.dataset is None and self.train is None:
+            raise ConfigError("data: set either data.dataset (built-in) or data.train (your files)")
+        if self.dataset is not None and self.train is not None:
+            raise ConfigError("data: set only one of data.dataset and data.train")
+        if self.direction not in DIRECTIONS:
+            raise ConfigError(f"data.direction must be one of {DIRECTIONS}, got {self.direction!r}")
+        if self.train is not None and self.valid is None:
+            raise ConfigError("data.valid is required when data.train is given")
+        _positive(self.vocab_size, "data.vocab_size")
+        _positive(self.max_length, "data.max_length")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture (see ``transformer_mt.model.TransformerConfig``; vocabulary comes from data)."""
+
+    d_model: int = 512
+    num_heads: int = 8
+    num_encoder_layers: int = 6
+    num_decoder_layers: int = 6
+    d_ff: int = 2048
+    dropout: float = 0.1
+    attention_dropout: float = 0.0
+    activation: str = "relu"
+    norm_position: str = "post"
+    positional_encoding: str = "sinusoidal"
+    max_positions: int = 1024
+    tie_output: bool = True
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    max_tokens: int = 4096  # padded tokens per batch (per side)
+    max_steps: int | None = None  # stop after this many updates (null = no step limit)
+    max_epochs: int | None = None  # stop after this many passes over the data
+    max_minutes: float | None = None  # stop after this much wall-clock training time
+    lr: float = 1e-3  # peak learning rate, reached at the end of warmup
+    warmup_steps: int = 400  # linear warmup, then decay proportional to 1/sqrt(step)
+    adam_betas: tuple[float, float] = (0.9, 0.98)
+    adam_eps: float = 1e-9
+    weight_decay: float = 0.0
+    label_smoothing: float = 0.1
+    clip_norm: float = 1.0  # gradient clipping by global norm (0 = off)
+    precision: str = "bf16"  # bf16 autocast (fast on CPUs with AMX and on GPUs) or fp32
+    device: str = "auto"  # auto | cpu | cuda
+    threads: int | None = None  # CPU threads (null = all cores)
+    seed: int = 1
+    validate_every: int = 500  # steps between validation-loss checks
+    bleu_every: int = 1000  # steps between validation BLEU checks (0 = only at the end)
+    bleu_sentences: int = 500  # validation sentences decoded for BLEU during training
+    log_every: int = 50  # steps between metrics log lines
+
+    def __post_init__(self) -> None:
+        _positive(self.max_tokens, "training.max_tokens")
+        if self.max_steps is None and self.max_epochs is None and self.max_minutes is None:
+            raise ConfigError("training: set at least one of max_steps, max_epochs, max_minutes")
+        _positive(self.lr, "training.lr")
+        if self.warmup_steps < 0:
+            raise ConfigError("training.warmup_steps must be >= 0")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ConfigError("training.label_smoothing must be in [0, 1)")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"training.precision must be one of {PRECISIONS}")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ConfigError("training.device must be auto, cpu or cuda")
+        for name in ("validate_every", "bleu_sentences", "log_every"):
+            _positive(getattr(self, name), f"training.{name}")
+
+
+@dataclass(frozen=True)
+class EvaluationConfig:
+    beam_size: int = 4
+    length_penalty: float = 1.0
+    max_length_ratio: float = 2.0  # output limit = ratio * source tokens + offset
+    max_length_offset: int = 10
+    batch_size: int = 64  # sentences decoded together
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    run_dir: str = "runs/default"
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    training: TrainingConfig = field(default_factory=lambda: TrainingConfig(max_epochs=10))
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(dataclasses.asdict(self))
+
+
+SECTIONS: dict[str, type] = {
+    "data": DataConfig,
+    "model": ModelConfig,
+    "training": TrainingConfig,
+    "evaluation": EvaluationConfig,
+}
+
+
+def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> ExperimentConfig:
+    """Read a YAML config and apply ``section.key=value`` overrides (values parsed as YAML)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such config file")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {_one_line(error)}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of sections")
+    for override in overrides:
+        _apply_override(raw, override)
+    return config_from_dict(raw, source=str(path))
+
+
+def config_from_dict(raw: dict[str, Any], source: str = "config") -> ExperimentConfig:
+    """Build and validate a config from plain data (as read from YAML)."""
+    unknown = sorted(set(raw) - {"run_dir", *SECTIONS})
+    if unknown:
+        raise ConfigError(f"{source}: unknown section(s) {unknown}; valid: run_dir, {list(SECTIONS)}")
+    sections: dict[str, Any] = {}
+    for name, cls in SECTIONS.items():
+        values = raw.get(name) or {}
+        if not isinstance(values, dict):
+            raise ConfigError(f"{source}: section '{name}' must be a mapping")
+        _check_keys(name, cls, values, source)
+        try:
+            sections[name] = cls(**_coerce(cls, values))
+        except ConfigError as error:
+            raise ConfigError(f"{source}: {error}") from None
+        except (TypeError, ValueError) as error:
+            raise ConfigError(f"{source}: {name}: {error}") from None
+    config = ExperimentConfig(run_dir=str(raw.get("run_dir", "runs/default")), **sections)
+    vocab = config.data.vocab_size
+    try:  # validate the architecture now, not after the tokenizer has been trained
+        transformer_config(config.model, vocab, vocab, joint=True)
+    except ValueError as error:
+        raise ConfigError(f"{source}: model: {error}") from None
+    return config
+
+
+def _apply_override(raw: dict[str, Any], override: str) -> None:
+    key, sep, text = override.partition("=")
+    if not sep:
+        raise ConfigError(f"--set {override!r}: expected key=value, e.g. training.lr=5e-4")
+    parts = key.strip().split(".")
+    if parts == ["run_dir"]:
+        raw["run_dir"] = text
+        return
+    if len(parts) != 2 or parts[0] not in SECTIONS:
+        raise ConfigError(f"--set {key!r}: expected section.key with section in {list(SECTIONS)}")
+    section, name = parts
+    _check_keys(section, SECTIONS[section], {name: None}, "--set")
+    try:
+        value = yaml.safe_load(text) if text.strip() else None
+    except yaml.YAMLError:
+        value = text
+    raw.setdefault(section, {})
+    if raw[section] is None:
+        raw[section] = {}
+    raw[section][name] = value
+
+
+def _check_keys(section: str, cls: type, values: dict[str, Any], source: str) -> None:
+    valid = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(values) - set(valid))
+    if unknown:
+        raise ConfigError(
+            f"{source}: unknown key(s) {', '.join(f'{section}.{k}' for k in unknown)}; "
+            f"valid keys: {', '.join(valid)}"
+        )
+
+
+def _coerce(cls: type, values: dict[str, Any]) -> dict[str, Any]:
+    """YAML gives lists where a tuple is declared, ints where floats are: normalise them."""
+    out = dict(values)
+    for f in dataclasses.fields(cls):
+        if f.name not in out or out[f.name] is None:
+            continue
+        value = out[f.name]
+        kind = str(f.type)
+        if kind.startswith("tuple") and isinstance(value, list):
+            out[f.name] = tuple(value)
+        elif kind.startswith("float") and isinstance(value, int) and not isinstance(value, bool):
+            out[f.name] = float(value)
+        elif _declared_scalar(kind) and not _matches(kind, value):
+            raise ConfigError(f"{cls.__name__}: {f.name} must be {kind}, got {value!r}")
+    return out
+
+
+def _declared_scalar(kind: str) -> bool:
+    return kind.split(" ")[0] in ("int", "float", "bool", "str")
+
+
+def _matches(kind: str, value: Any) -> bool:
+    allowed = {"int": int, "float": (int, float), "bool": bool, "str": str}
+    names = [part.strip() for part in kind.split("|")]
+    if "None" in names and value is None:
+        return True
+    for name in names:
+        expected = allowed.get(name)
+        if expected is None:
+            return True
+        if isinstance(value, bool) and name != "bool":
+            continue
+        if isinstance(value, expected):
+            return True
+    return False
+
+
+def _positive(value: float, name: str) -> None:
+    if value <= 0:
+        raise ConfigError(f"{name} must be positive, got {value}")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _one_line(error: Exception) -> str:
+    return " ".join(str(error).split())
+
+
+def transformer_config(
+    model: ModelConfig, src_vocab_size: int, tgt_vocab_size: int, joint: bool
+) -> TransformerConfig:
+    """The model's :class:`TransformerConfig` for the given vocabularies."""
+    return TransformerConfig(
+        src_vocab_size=src_vocab_size,
+        tgt_vocab_size=tgt_vocab_size,
+        share_embeddings=joint,
+        pad_id=PAD_ID,
+        bos_id=BOS_ID,
+        eos_id=EOS_ID,
+        **dataclasses.asdict(model),
+    )

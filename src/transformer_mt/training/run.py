@@ -1,0 +1,130 @@
+"""``transformer-mt train``: from a config to a run directory with a trained model."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+import yaml
+
+from transformer_mt.data.corpus import load_splits
+from transformer_mt.data.pairs import Splits
+from transformer_mt.data.tatoeba import TATOEBA_CREDIT
+from transformer_mt.data.tokenizer import Tokenizer
+from transformer_mt.decoding.translator import Translator
+from transformer_mt.errors import UserError
+from transformer_mt.model.transformer import Transformer
+from transformer_mt.rundir import RunDir
+from transformer_mt.runtime import configure_cpu, resolve_device
+from transformer_mt.training.config import ExperimentConfig, transformer_config
+from transformer_mt.training.encoded import EncodedCorpus
+from transformer_mt.training.trainer import Trainer, TrainState
+
+Report = Callable[[str], None]
+
+
+def experiment_splits(config: ExperimentConfig, report: Report = print) -> Splits:
+    """The train/valid/test pairs a config names."""
+    data = config.data
+    return load_splits(
+        dataset=data.dataset,
+        direction=data.direction,
+        train=data.train,
+        valid=data.valid,
+        test=data.test,
+        skip_invalid=data.skip_invalid,
+        report=report,
+    )
+
+
+def prepare_run_dir(config: ExperimentConfig, *, overwrite: bool) -> RunDir:
+    run = RunDir(Path(config.run_dir))
+    if run.path.exists() and any(run.path.iterdir()):
+        if not overwrite:
+            raise UserError(
+                f"{run.path}: run directory exists and is not empty; "
+                "pass --overwrite or choose another run_dir (--set run_dir=...)"
+            )
+        shutil.rmtree(run.path)
+    run.path.mkdir(parents=True, exist_ok=True)
+    run.config_file.write_text(
+        "# Resolved configuration of this run (all defaults filled in).\n"
+        + yaml.safe_dump(config.to_dict(), sort_keys=False, allow_unicode=True),
+        encoding="utf-8",
+    )
+    return run
+
+
+def train(config: ExperimentConfig, *, overwrite: bool = False, report: Report = print) -> TrainState:
+    """Prepare data and tokenizer, train the model, and leave everything in ``config.run_dir``."""
+    training = config.training
+    configure_cpu(training.threads)
+    torch.manual_seed(training.seed)
+    device = resolve_device(training.device)
+    run = prepare_run_dir(config, overwrite=overwrite)
+    started = time.perf_counter()
+    splits = experiment_splits(config, report)
+    if config.data.dataset is not None:
+        report(TATOEBA_CREDIT)
+    if not splits.valid:
+        raise UserError("the validation split is empty")
+    report(f"data: {len(splits.train)} train, {len(splits.valid)} valid, {len(splits.test)} test pairs")
+    tokenizer = Tokenizer.train(
+        splits.train,
+        run.tokenizer_dir,
+        vocab_size=config.data.vocab_size,
+        joint=config.data.joint_vocab,
+        report=report,
+    )
+    train_data = EncodedCorpus.from_pairs(tokenizer, splits.train, config.data.max_length)
+    valid_data = EncodedCorpus.from_pairs(tokenizer, splits.valid)
+    if train_data.dropped:
+        report(f"left out {train_data.dropped} training pairs longer than {config.data.max_length} tokens")
+    model_config = transformer_config(
+        config.model, tokenizer.source_vocab_size, tokenizer.target_vocab_size, tokenizer.joint
+    )
+    run.write_model_config(model_config)
+    model = Transformer(model_config)
+    parameters = sum(p.numel() for p in model.parameters())
+    report(
+        f"model: {parameters / 1e6:.2f}M parameters, {device}, {training.precision}, "
+        f"{torch.get_num_threads()} threads; preparation took {time.perf_counter() - started:.1f}s"
+    )
+    translator = Translator(model, tokenizer, device)
+    evaluation = config.evaluation
+
+    def translate(sentences: list[str]) -> list[str]:
+        return translator.translate(
+            sentences,
+            beam_size=1,
+            max_length_ratio=evaluation.max_length_ratio,
+            max_length_offset=evaluation.max_length_offset,
+            batch_size=128,
+        )
+
+    trainer = Trainer(
+        model,
+        train_data,
+        valid_data,
+        training,
+        run_path=run.path,
+        translate=translate,
+        valid_pairs=splits.valid,
+        device=device,
+        report=report,
+    )
+    state = trainer.run()
+    summary = {
+        "steps": state.step,
+        "epochs": state.epoch,
+        "train_seconds": round(state.elapsed, 1),
+        "target_tokens_per_s": round(state.target_tokens / max(state.elapsed, 1e-9), 1),
+        "best_valid_bleu_greedy": state.best_bleu,
+    }
+    (run.path / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    report(f"trained {state.step} steps in {state.elapsed / 60:.1f} min; run directory: {run.path}")
+    return state
