@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from tqdm.auto import tqdm
 
 from transformer_mt.data.batching import Batch, pad_sequences
 from transformer_mt.data.tokenizer import Tokenizer
@@ -88,6 +89,7 @@ class Translator:
         max_length_ratio: float = 2.0,
         max_length_offset: int = 10,
         batch_size: int = 64,
+        progress: bool = False,
     ) -> list[str]:
         """Translate each sentence; returns the best translation of each, in input order.
 
@@ -107,6 +109,7 @@ class Translator:
             max_length_ratio=max_length_ratio,
             max_length_offset=max_length_offset,
             batch_size=batch_size,
+            progress=progress,
         )
         return [result.text for result in results]
 
@@ -125,6 +128,7 @@ class Translator:
         max_length_ratio: float = 2.0,
         max_length_offset: int = 10,
         batch_size: int = 64,
+        progress: bool = False,
     ) -> list[Translation]:
         """Like :meth:`translate`, returning ``n_best`` scored candidates per sentence."""
         strategy = make_strategy(
@@ -145,7 +149,8 @@ class Translator:
         order = sorted(
             (i for i, ids in enumerate(encoded) if ids), key=lambda i: len(encoded[i])
         )
-        for start in range(0, len(order), batch_size):
+        starts = range(0, len(order), batch_size)
+        for start in tqdm(starts, unit="batch", disable=not progress, desc="translating"):
             chunk = order[start : start + batch_size]
             src_ids = pad_sequences([encoded[i] for i in chunk], self.model.config.pad_id)
             limits = self._output_limits(src_ids, max_length_ratio, max_length_offset)
