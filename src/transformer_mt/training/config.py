@@ -133,11 +133,30 @@ SECTIONS: dict[str, type] = {
 }
 
 
+PRESETS_DIR = Path(__file__).resolve().parent.parent / "configs"
+
+
+def preset_names() -> list[str]:
+    """Names of the presets shipped with the package (``configs/*.yaml``)."""
+    return sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))
+
+
+def resolve_config_path(name: str | Path) -> Path:
+    """A YAML file path, or the name of a shipped preset such as ``quickstart``."""
+    path = Path(name)
+    if path.is_file():
+        return path
+    preset = PRESETS_DIR / f"{name}.yaml"
+    if preset.is_file():
+        return preset
+    raise ConfigError(
+        f"{path}: no such config file (shipped presets: {', '.join(preset_names()) or 'none'})"
+    )
+
+
 def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> ExperimentConfig:
-    """Read a YAML config and apply ``section.key=value`` overrides (values parsed as YAML)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: no such config file")
+    """Read a YAML config (path or preset name) and apply ``section.key=value`` overrides."""
+    path = resolve_config_path(path)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as error:
