@@ -51,11 +51,13 @@ class _ProjectionCrossEntropy(torch.autograd.Function):
         accumulate = torch.promote_types(weight.dtype, torch.float32)
         grad_weight = torch.zeros_like(weight, dtype=accumulate) if need_grad else None  # (V, D)
         totals = torch.zeros(3, dtype=torch.float64)  # loss, nll, correct
+        # Softmax in at least fp32 (bf16/fp16 logits are upcast), never below the inputs' dtype.
+        softmax_dtype = torch.promote_types(compute_dtype, torch.float32)
         rows = max(1, _CHUNK_ELEMENTS // vocab)
         for start in range(0, num_rows, rows):
             h = hidden[start : start + rows].to(compute_dtype)  # (C, D)
             t = targets[start : start + rows]  # (C,)
-            logits = (h @ w.T).float()  # (C, V)
+            logits = (h @ w.T).to(softmax_dtype)  # (C, V)
             log_norm = logits.logsumexp(dim=-1)  # (C,)
             target_logits = logits.gather(1, t[:, None])[:, 0]  # (C,)
             nll = log_norm - target_logits  # (C,)
@@ -75,8 +77,8 @@ class _ProjectionCrossEntropy(torch.autograd.Function):
             grad_weight.add_((g.T @ h).to(accumulate))  # (V, D)
         ctx.save_for_backward(grad_hidden, grad_weight)  # type: ignore[attr-defined]
         ctx.weight_dtype = weight.dtype  # type: ignore[attr-defined]
-        loss = totals[0].to(torch.float32)
-        nll_total, correct = totals[1].to(torch.float32), totals[2].to(torch.float32)
+        loss = totals[0].to(softmax_dtype)
+        nll_total, correct = totals[1].to(softmax_dtype), totals[2].to(softmax_dtype)
         ctx.mark_non_differentiable(nll_total, correct)  # type: ignore[attr-defined]
         return loss, nll_total, correct
 

@@ -1,0 +1,117 @@
+"""Cached decoding (``start_cache`` + ``decode_step``) equals full recomputation (``forward``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+import torch
+
+from transformer_mt.model import DecoderCache, LayerCache, Transformer
+
+PAD, BOS, EOS = 0, 2, 3
+TOL = {"rtol": 1e-5, "atol": 1e-5}
+VARIANTS = [
+    {},
+    {"norm_position": "pre"},
+    {"activation": "gelu", "positional_encoding": "learned"},
+    {"share_embeddings": False, "tie_output": False, "src_vocab_size": 30},
+]
+
+TARGET = torch.tensor(
+    [
+        [BOS, 7, 12, 5, 9, 4],
+        [BOS, 10, 11, 6, 8, 21],
+        [BOS, 4, 6, 8, 15, 16],
+    ]
+)
+
+
+def cached_logits(model: Transformer, src: torch.Tensor, tgt_in: torch.Tensor) -> torch.Tensor:
+    """Feed ``tgt_in`` one token at a time through the cache. -> ``(B, T, V)``."""
+    cache = model.start_cache(model.encode(src), src)
+    steps = []
+    for position in range(tgt_in.shape[1]):
+        assert cache.length == position
+        logits, cache = model.decode_step(tgt_in[:, position], cache)
+        steps.append(logits)
+    return torch.stack(steps, dim=1)
+
+
+@pytest.mark.parametrize("overrides", VARIANTS, ids=["post", "pre", "gelu-learned", "untied"])
+def test_cached_steps_equal_forward(
+    make_model: Callable[..., Transformer], src_batch: torch.Tensor, overrides: dict[str, object]
+) -> None:
+    model = make_model(**overrides)
+    with torch.no_grad():
+        full = model(src_batch, TARGET)  # source padding included
+        cached = cached_logits(model, src_batch, TARGET)
+    assert cached.shape == full.shape == (3, 6, model.config.tgt_vocab_size)
+    torch.testing.assert_close(cached, full, **TOL)
+
+
+def test_cache_holds_cross_keys_once_and_self_keys_per_step(
+    model: Transformer, src_batch: torch.Tensor
+) -> None:
+    with torch.no_grad():
+        cache = model.start_cache(model.encode(src_batch), src_batch)
+        assert len(cache.layers) == 2
+        assert cache.source_mask.shape == (3, 1, 1, 6)
+        layer = cache.layers[0]
+        assert layer.cross_keys.shape == (3, 2, 6, 8)
+        assert layer.self_keys is None
+        cross_keys = layer.cross_keys
+        for step in range(3):
+            _, cache = model.decode_step(TARGET[:, step], cache)
+        layer = cache.layers[0]
+    assert layer.self_keys is not None
+    assert layer.self_values is not None
+    assert layer.self_keys.shape == layer.self_values.shape == (3, 2, 3, 8)
+    assert layer.cross_keys is cross_keys  # computed once, reused at every step
+
+
+def test_reordered_cache_continues_like_the_reordered_batch(
+    model: Transformer, src_batch: torch.Tensor
+) -> None:
+    """``select`` (beam back-pointers: repeat, drop, permute rows) keeps each row's state."""
+    index = torch.tensor([2, 0, 0])
+    with torch.no_grad():
+        cache = model.start_cache(model.encode(src_batch), src_batch)
+        for position in range(3):
+            _, cache = model.decode_step(TARGET[:, position], cache)
+        cache = cache.select(index)
+        assert cache.length == 3
+        steps = []
+        for position in range(3, 6):
+            logits, cache = model.decode_step(TARGET[index, position], cache)
+            steps.append(logits)
+        full = model(src_batch[index], TARGET[index])
+    torch.testing.assert_close(torch.stack(steps, dim=1), full[:, 3:], **TOL)
+
+
+def test_layer_cache_append_and_select_by_hand() -> None:
+    cross = torch.arange(3.0).view(3, 1, 1, 1)  # (B=3, H=1, S=1, K=1): row r holds r
+    cache = LayerCache(cross_keys=cross, cross_values=-cross)
+    keys, values = cache.append(torch.full((3, 1, 1, 1), 1.0), torch.full((3, 1, 1, 1), 2.0))
+    assert keys.shape == (3, 1, 1, 1)
+    keys, values = cache.append(cross + 10, cross + 20)
+    assert keys[:, 0, :, 0].tolist() == [[1.0, 10.0], [1.0, 11.0], [1.0, 12.0]]
+    assert values[:, 0, :, 0].tolist() == [[2.0, 20.0], [2.0, 21.0], [2.0, 22.0]]
+    picked = cache.select(torch.tensor([2, 2, 1]))
+    assert picked.cross_keys.flatten().tolist() == [2.0, 2.0, 1.0]
+    assert picked.cross_values.flatten().tolist() == [-2.0, -2.0, -1.0]
+    assert picked.self_keys is not None
+    assert picked.self_keys[:, 0, :, 0].tolist() == [[1.0, 12.0], [1.0, 12.0], [1.0, 11.0]]
+    # Selecting copies: appending to the selection leaves the original alone.
+    picked.append(torch.zeros(3, 1, 1, 1), torch.zeros(3, 1, 1, 1))
+    assert cache.self_keys is not None
+    assert cache.self_keys.shape[2] == 2
+
+
+def test_decoder_cache_select_keeps_length_and_reorders_mask() -> None:
+    mask = torch.tensor([[True, False], [True, True]])[:, None, None, :]
+    layer = LayerCache(cross_keys=torch.zeros(2, 1, 2, 1), cross_values=torch.zeros(2, 1, 2, 1))
+    cache = DecoderCache(layers=[layer], source_mask=mask, length=4)
+    picked = cache.select(torch.tensor([1, 0, 1]))
+    assert picked.length == 4
+    assert picked.source_mask[:, 0, 0].tolist() == [[True, True], [True, False], [True, True]]
