@@ -116,6 +116,8 @@ def translate(run_dir: str, n_best: int, scores: bool, **options: Any) -> None:
         if n_best > 1:
             for candidate in result.candidates:
                 out.write(f"{index} ||| {_one_line(candidate.text)} ||| {candidate.score:.4f}\n")
+            if not result.candidates:  # an empty input line still gets its K (empty) lines
+                out.write(f"{index} |||  ||| 0.0000\n" * n_best)
         elif scores:
             score = result.candidates[0].score if result.candidates else 0.0
             out.write(f"{_one_line(result.text)}\t{score:.4f}\n")

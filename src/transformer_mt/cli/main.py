@@ -12,6 +12,7 @@ from transformer_mt import __version__
 from transformer_mt.cli.common import user_errors
 from transformer_mt.cli.decode import evaluate, translate
 
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="transformer-mt")
 def cli() -> None:

@@ -19,14 +19,19 @@ from transformer_mt.training.config import config_from_dict
 from transformer_mt.training.run import experiment_splits
 
 
-def split_pairs(run_dir: Path, split: str) -> tuple[list[str], list[str]]:
-    """Sources and references of a split of the data the run was trained on."""
+def split_pairs(
+    run_dir: Path, split: str, report: Callable[[str], None] = print
+) -> tuple[list[str], list[str]]:
+    """Sources and references of a split of the data the run was trained on.
+
+    ``report`` receives notes from reading the data (skipped rows), never mixed into results.
+    """
     run = RunDir(run_dir)
     if not run.config_file.is_file():
         raise UserError(f"{run_dir}: not a run directory (no config.yaml)")
     raw = yaml.safe_load(run.config_file.read_text(encoding="utf-8"))
     config = config_from_dict(raw, source=str(run.config_file))
-    splits = experiment_splits(config)
+    splits = experiment_splits(config, report)
     pairs = splits.test if split == "test" else splits.valid
     if not pairs:
         raise UserError(f"{run_dir}: the run's data has no {split} split; use --src/--ref")
@@ -56,7 +61,7 @@ def evaluate_run(
     """Translate, score with sacreBLEU, and record the result in the run directory."""
     configure_cpu(None)
     translator = Translator.load(run_dir, device=device)
-    sources, references = file_pairs(*files) if files else split_pairs(run_dir, split)
+    sources, references = file_pairs(*files) if files else split_pairs(run_dir, split, report)
     options = search or {}
     report(f"translating {len(sources)} sentences ({_describe(options)})")
     hypotheses = translator.translate(sources, progress=True, **options)

@@ -8,6 +8,7 @@ that lists the valid ones.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from transformer_mt.model.config import TransformerConfig
 
 DIRECTIONS = ("en-zh", "zh-en")
 PRECISIONS = ("fp32", "bf16")
+_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")  # also 5e-4, a str in YAML 1.1
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,14 @@ class DataConfig:
             raise ConfigError(f"data.direction must be one of {DIRECTIONS}, got {self.direction!r}")
         if self.train is not None and self.valid is None:
             raise ConfigError("data.valid is required when data.train is given")
+        for name in ("train", "valid", "test"):
+            spec = getattr(self, name)
+            if isinstance(spec, list) and (
+                len(spec) != 2 or not all(isinstance(path, str) for path in spec)
+            ):
+                raise ConfigError(
+                    f"data.{name} must be a TSV path or [source_file, target_file], got {spec!r}"
+                )
         _positive(self.vocab_size, "data.vocab_size")
         _positive(self.max_length, "data.max_length")
 
@@ -92,6 +102,12 @@ class TrainingConfig:
         if self.max_steps is None and self.max_epochs is None and self.max_minutes is None:
             raise ConfigError("training: set at least one of max_steps, max_epochs, max_minutes")
         _positive(self.lr, "training.lr")
+        if len(self.adam_betas) != 2 or not all(
+            isinstance(beta, (int, float)) and 0.0 <= beta < 1.0 for beta in self.adam_betas
+        ):
+            raise ConfigError(
+                f"training.adam_betas must be two numbers in [0, 1), got {list(self.adam_betas)}"
+            )
         if self.warmup_steps < 0:
             raise ConfigError("training.warmup_steps must be >= 0")
         if not 0.0 <= self.label_smoothing < 1.0:
@@ -172,7 +188,9 @@ def config_from_dict(raw: dict[str, Any], source: str = "config") -> ExperimentC
     """Build and validate a config from plain data (as read from YAML)."""
     unknown = sorted(set(raw) - {"run_dir", *SECTIONS})
     if unknown:
-        raise ConfigError(f"{source}: unknown section(s) {unknown}; valid: run_dir, {list(SECTIONS)}")
+        raise ConfigError(
+            f"{source}: unknown section(s) {unknown}; valid: run_dir, {list(SECTIONS)}"
+        )
     sections: dict[str, Any] = {}
     for name, cls in SECTIONS.items():
         values = raw.get(name) or {}
@@ -230,30 +248,39 @@ def _coerce(cls: type, values: dict[str, Any]) -> dict[str, Any]:
     """YAML gives lists where a tuple is declared, ints where floats are: normalise them."""
     out = dict(values)
     for f in dataclasses.fields(cls):
-        if f.name not in out or out[f.name] is None:
+        if f.name not in out:
             continue
         value = out[f.name]
         kind = str(f.type)
         if kind.startswith("tuple") and isinstance(value, list):
-            out[f.name] = tuple(value)
+            value = out[f.name] = tuple(value)
         elif kind.startswith("float") and isinstance(value, int) and not isinstance(value, bool):
-            out[f.name] = float(value)
-        elif _declared_scalar(kind) and not _matches(kind, value):
+            value = out[f.name] = float(value)
+        elif kind.startswith("float") and isinstance(value, str) and _FLOAT.fullmatch(value):
+            # YAML 1.1 reads 5e-4 (no dot) as a string; it is the number the user meant.
+            value = out[f.name] = float(value)
+        if not _matches(kind, value):
             raise ConfigError(f"{cls.__name__}: {f.name} must be {kind}, got {value!r}")
     return out
 
 
-def _declared_scalar(kind: str) -> bool:
-    return kind.split(" ")[0] in ("int", "float", "bool", "str")
-
-
 def _matches(kind: str, value: Any) -> bool:
-    allowed = {"int": int, "float": (int, float), "bool": bool, "str": str}
+    """Whether ``value`` has the declared type; only the outer type of a list/tuple is checked."""
+    allowed = {
+        "int": int,
+        "float": (int, float),
+        "bool": bool,
+        "str": str,
+        "list": list,
+        "tuple": tuple,
+    }
     names = [part.strip() for part in kind.split("|")]
-    if "None" in names and value is None:
-        return True
+    if value is None:
+        return "None" in names
     for name in names:
-        expected = allowed.get(name)
+        if name == "None":
+            continue
+        expected = allowed.get(name.split("[")[0])
         if expected is None:
             return True
         if isinstance(value, bool) and name != "bool":

@@ -41,14 +41,25 @@ def experiment_splits(config: ExperimentConfig, report: Report = print) -> Split
     )
 
 
+def check_run_dir(config: ExperimentConfig, *, overwrite: bool) -> None:
+    """Refuse to replace a non-empty run directory unless ``overwrite``."""
+    path = Path(config.run_dir)
+    if path.exists() and not path.is_dir():
+        raise UserError(f"{path}: run_dir exists and is not a directory")
+    if path.is_dir() and any(path.iterdir()) and not overwrite:
+        raise UserError(
+            f"{path}: run directory exists and is not empty; "
+            "pass --overwrite or choose another run_dir (--set run_dir=...)"
+        )
+    if overwrite and Path.cwd().resolve().is_relative_to(path.resolve()):
+        # --overwrite deletes the run directory: never the working directory or one above it.
+        raise UserError(f"run_dir {str(path)!r} contains the working directory; choose another")
+
+
 def prepare_run_dir(config: ExperimentConfig, *, overwrite: bool) -> RunDir:
     run = RunDir(Path(config.run_dir))
-    if run.path.exists() and any(run.path.iterdir()):
-        if not overwrite:
-            raise UserError(
-                f"{run.path}: run directory exists and is not empty; "
-                "pass --overwrite or choose another run_dir (--set run_dir=...)"
-            )
+    check_run_dir(config, overwrite=overwrite)
+    if run.path.is_dir() and any(run.path.iterdir()):  # only with overwrite, checked above
         shutil.rmtree(run.path)
     run.path.mkdir(parents=True, exist_ok=True)
     run.config_file.write_text(
@@ -59,20 +70,27 @@ def prepare_run_dir(config: ExperimentConfig, *, overwrite: bool) -> RunDir:
     return run
 
 
-def train(config: ExperimentConfig, *, overwrite: bool = False, report: Report = print) -> TrainState:
+def train(
+    config: ExperimentConfig, *, overwrite: bool = False, report: Report = print
+) -> TrainState:
     """Prepare data and tokenizer, train the model, and leave everything in ``config.run_dir``."""
     training = config.training
     configure_cpu(training.threads)
     torch.manual_seed(training.seed)
     device = resolve_device(training.device)
-    run = prepare_run_dir(config, overwrite=overwrite)
+    check_run_dir(config, overwrite=overwrite)
     started = time.perf_counter()
+    # Read (and validate) the data before touching the run directory, so that a data error
+    # leaves no half-made run behind that the corrected command would refuse to overwrite.
     splits = experiment_splits(config, report)
     if config.data.dataset is not None:
         report(TATOEBA_CREDIT)
     if not splits.valid:
         raise UserError("the validation split is empty")
-    report(f"data: {len(splits.train)} train, {len(splits.valid)} valid, {len(splits.test)} test pairs")
+    run = prepare_run_dir(config, overwrite=overwrite)
+    report(
+        f"data: {len(splits.train)} train, {len(splits.valid)} valid, {len(splits.test)} test pairs"
+    )
     tokenizer = Tokenizer.train(
         splits.train,
         run.tokenizer_dir,
@@ -83,7 +101,8 @@ def train(config: ExperimentConfig, *, overwrite: bool = False, report: Report =
     train_data = EncodedCorpus.from_pairs(tokenizer, splits.train, config.data.max_length)
     valid_data = EncodedCorpus.from_pairs(tokenizer, splits.valid)
     if train_data.dropped:
-        report(f"left out {train_data.dropped} training pairs longer than {config.data.max_length} tokens")
+        limit = config.data.max_length
+        report(f"left out {train_data.dropped} training pairs longer than {limit} tokens")
     model_config = transformer_config(
         config.model, tokenizer.source_vocab_size, tokenizer.target_vocab_size, tokenizer.joint
     )
