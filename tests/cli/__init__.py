@@ -1,0 +1,1 @@
+"""End-to-end tests of the command line (a package so that its helpers can be imported)."""

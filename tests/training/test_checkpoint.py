@@ -1,0 +1,125 @@
+"""Weights in safetensors: exact round trip, tied tensors once, atomic writes, clear mismatches."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from transformer_mt.errors import UserError
+from transformer_mt.model import Transformer, TransformerConfig
+from transformer_mt.training import checkpoint
+from transformer_mt.training.checkpoint import load_weights, save_weights
+
+
+def tiny(seed: int, **overrides: object) -> Transformer:
+    fields: dict[str, object] = {
+        "src_vocab_size": 30,
+        "tgt_vocab_size": 30,
+        "d_model": 16,
+        "num_heads": 2,
+        "num_encoder_layers": 1,
+        "num_decoder_layers": 1,
+        "d_ff": 32,
+        "max_positions": 16,
+    }
+    fields.update(overrides)
+    torch.manual_seed(seed)
+    return Transformer(TransformerConfig(**fields)).eval()  # type: ignore[arg-type]  # test fields
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},  # one embedding table for source, target and output
+        {"share_embeddings": False, "src_vocab_size": 40},  # target embedding tied to output
+        {"tie_output": False, "positional_encoding": "learned"},
+    ],
+)
+def test_round_trip_restores_every_tensor(tmp_path: Path, overrides: dict[str, object]) -> None:
+    saved, restored = tiny(0, **overrides), tiny(1, **overrides)
+    path = tmp_path / "model.safetensors"
+    save_weights(saved, path)
+    load_weights(restored, path)
+
+    for (name, expected), (_, actual) in zip(
+        saved.state_dict().items(), restored.state_dict().items(), strict=True
+    ):
+        assert torch.equal(expected, actual), name
+    src = torch.tensor([[5, 6, 7, 3]])
+    tgt = torch.tensor([[2, 8, 9]])
+    assert torch.equal(saved(src, tgt), restored(src, tgt))
+
+
+def test_tied_tensors_are_stored_once_and_stay_tied(tmp_path: Path) -> None:
+    model = tiny(0)
+    path = tmp_path / "model.safetensors"
+    save_weights(model, path)
+    stored = load_file(str(path))
+    embedding = model.output_projection.weight
+    copies = [name for name, tensor in stored.items() if tensor.shape == embedding.shape]
+    assert len(copies) == 1  # source, target and output share one (V, D) matrix
+
+    restored = tiny(1)
+    load_weights(restored, path)
+    assert restored.output_projection.weight is restored.target_embedder.tokens.weight
+    assert restored.source_embedder.tokens.weight is restored.target_embedder.tokens.weight
+    assert torch.equal(restored.output_projection.weight, embedding)
+
+
+def test_save_leaves_no_temporary_file(tmp_path: Path) -> None:
+    save_weights(tiny(0), tmp_path / "model.safetensors")
+    save_weights(tiny(1), tmp_path / "model.safetensors")  # replaces the file
+    assert [p.name for p in tmp_path.iterdir()] == ["model.safetensors"]
+
+
+def test_failed_save_keeps_the_old_file_and_no_temporary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "model.safetensors"
+    save_weights(tiny(0), path)
+    before = path.read_bytes()
+
+    def fail_half_way(state: dict[str, torch.Tensor], filename: str, **_: object) -> None:
+        Path(filename).write_bytes(b"partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(checkpoint, "save_file", fail_half_way)
+    with pytest.raises(OSError, match="disk full"):
+        save_weights(tiny(1), path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["model.safetensors"]
+
+
+def test_atomic_write_bytes(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "file.bin"
+    checkpoint.atomic_write_bytes(path, b"one")
+    checkpoint.atomic_write_bytes(path, b"two")
+    assert path.read_bytes() == b"two"
+    assert [p.name for p in path.parent.iterdir()] == ["file.bin"]
+
+
+def test_other_width_is_a_user_error(tmp_path: Path) -> None:
+    path = tmp_path / "model.safetensors"
+    save_weights(tiny(0), path)
+    with pytest.raises(UserError, match=r"has shape \(16,\), the model expects \(32,\)"):
+        load_weights(tiny(0, d_model=32), path)
+
+
+def test_other_layer_count_is_a_user_error(tmp_path: Path) -> None:
+    path = tmp_path / "model.safetensors"
+    save_weights(tiny(0), path)
+    with pytest.raises(
+        UserError, match=r"do not match the model architecture \(missing \['decoder"
+    ):
+        load_weights(tiny(0, num_decoder_layers=2), path)
+    with pytest.raises(UserError, match=r"unexpected \['output_projection.weight'\]"):
+        save_weights(tiny(0, tie_output=False), path)
+        load_weights(tiny(0), path)
+
+
+def test_missing_file_is_a_user_error(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="no such weights file"):
+        load_weights(tiny(0), tmp_path / "none.safetensors")
