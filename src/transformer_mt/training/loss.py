@@ -53,27 +53,32 @@ class _ProjectionCrossEntropy(torch.autograd.Function):
         totals = torch.zeros(3, dtype=torch.float64)  # loss, nll, correct
         # Softmax in at least fp32 (bf16/fp16 logits are upcast), never below the inputs' dtype.
         softmax_dtype = torch.promote_types(compute_dtype, torch.float32)
-        rows = max(1, _CHUNK_ELEMENTS // vocab)
+        rows = min(max(1, _CHUNK_ELEMENTS // vocab), max(num_rows, 1))
+        # One pair of (C, V) buffers serves every chunk: fresh vocabulary-sized allocations per
+        # chunk cost more in page faults than the arithmetic done on them.
+        scores = torch.empty(rows, vocab, dtype=softmax_dtype, device=hidden.device)
+        low = (
+            scores
+            if compute_dtype == softmax_dtype
+            else torch.empty_like(scores, dtype=compute_dtype)
+        )
         for start in range(0, num_rows, rows):
-            h = hidden[start : start + rows].to(compute_dtype)  # (C, D)
-            t = targets[start : start + rows]  # (C,)
-            logits = (h @ w.T).to(softmax_dtype)  # (C, V)
-            log_norm = logits.logsumexp(dim=-1)  # (C,)
-            target_logits = logits.gather(1, t[:, None])[:, 0]  # (C,)
-            nll = log_norm - target_logits  # (C,)
-            smooth = log_norm - logits.mean(dim=-1)  # (C,) mean over V of -log p
-            totals[0] += ((1 - smoothing) * nll + smoothing * smooth).sum().double()
-            totals[1] += nll.sum().double()
-            totals[2] += (logits.argmax(dim=-1) == t).sum().double()
+            stop = min(start + rows, num_rows)
+            h = hidden[start:stop].to(compute_dtype)  # (C, D)
+            t = targets[start:stop]  # (C,)
+            probs = _chunk_probabilities(
+                h, w, t, smoothing, scores[: stop - start], low[: stop - start], totals
+            )
             if grad_hidden is None or grad_weight is None:
                 continue
             # d loss / d logits = softmax - (1 - eps) * onehot(target) - eps / V
-            grad = logits.sub_(log_norm[:, None]).exp_()  # (C, V), reuses the logits buffer
-            grad.sub_(smoothing / vocab)
-            hit = torch.full((t.shape[0], 1), smoothing - 1.0, dtype=grad.dtype)  # (C, 1)
+            grad = probs.sub_(smoothing / vocab)  # (C, V), in the scores buffer
+            hit = torch.full(
+                (stop - start, 1), smoothing - 1.0, dtype=grad.dtype, device=grad.device
+            )
             grad.scatter_add_(1, t[:, None], hit)
-            g = grad.to(compute_dtype)  # (C, V)
-            grad_hidden[start : start + rows] = (g @ w).to(hidden.dtype)  # (C, D)
+            g = low[: stop - start].copy_(grad) if low is not scores else grad  # (C, V)
+            grad_hidden[start:stop] = (g @ w).to(hidden.dtype)  # (C, D)
             grad_weight.add_((g.T @ h).to(accumulate))  # (V, D)
         ctx.save_for_backward(grad_hidden, grad_weight)  # type: ignore[attr-defined]
         ctx.weight_dtype = weight.dtype  # type: ignore[attr-defined]
@@ -98,6 +103,37 @@ class _ProjectionCrossEntropy(torch.autograd.Function):
             None,
             None,
         )
+
+
+def _chunk_probabilities(
+    h: torch.Tensor,
+    w: torch.Tensor,
+    targets: torch.Tensor,
+    smoothing: float,
+    scores: torch.Tensor,
+    low: torch.Tensor,
+    totals: torch.Tensor,
+) -> torch.Tensor:
+    """Softmax probabilities of one chunk, computed in place in ``scores`` ``(C, V)``.
+
+    Adds the chunk's loss, nll and correct count to ``totals``. ``low`` is a buffer of the
+    matmul's dtype (it may be ``scores`` itself). Every pass over the ``(C, V)`` buffer is in
+    place: ``logsumexp`` or ``softmax`` would allocate a new vocabulary-sized tensor each.
+    """
+    torch.mm(h, w.T, out=low)  # (C, V) logits in the compute dtype
+    if low is not scores:
+        scores.copy_(low)  # (C, V) upcast for the softmax
+    target_logits = scores.gather(1, targets[:, None])[:, 0]  # (C,)
+    max_logit = scores.amax(dim=-1)  # (C,)
+    mean_logit = scores.mean(dim=-1)  # (C,)
+    sum_exp = scores.sub_(max_logit[:, None]).exp_().sum(dim=-1)  # (C,)
+    log_norm = max_logit + sum_exp.log()  # (C,) logsumexp of the logits
+    nll = log_norm - target_logits  # (C,)
+    smooth = log_norm - mean_logit  # (C,) mean over V of -log p
+    totals[0] += ((1 - smoothing) * nll + smoothing * smooth).sum().double()
+    totals[1] += nll.sum().double()
+    totals[2] += (target_logits >= max_logit).sum().double()  # argmax hits (ties count)
+    return scores.div_(sum_exp[:, None])  # (C, V) probabilities
 
 
 def projection_cross_entropy(
