@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -111,7 +112,8 @@ def translate(run_dir: str, n_best: int, scores: bool, **options: Any) -> None:
                 f"{translator.max_source_tokens - 1} tokens; truncated",
                 err=True,
             )
-    out = sys.stdout
+    # Always UTF-8, whatever the terminal's locale: Chinese output must never fail to encode.
+    out = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="\n", write_through=False)
     for index, result in enumerate(results):
         if n_best > 1:
             for candidate in result.candidates:
@@ -124,6 +126,7 @@ def translate(run_dir: str, n_best: int, scores: bool, **options: Any) -> None:
         else:
             out.write(_one_line(result.text) + "\n")
     out.flush()
+    out.detach()
 
 
 @click.command()

@@ -14,7 +14,9 @@ import torch
 TokenIds = Sequence[int]
 
 
-def teacher_forcing_shift(target: TokenIds, bos_id: int, eos_id: int) -> tuple[list[int], list[int]]:
+def teacher_forcing_shift(
+    target: TokenIds, bos_id: int, eos_id: int
+) -> tuple[list[int], list[int]]:
     """The shift of the notes: decoder input ``<s> + y`` and prediction targets ``y + </s>``.
 
     Both have ``len(y) + 1`` tokens: at position ``i`` the decoder sees ``<s> y_1 .. y_i`` (with the

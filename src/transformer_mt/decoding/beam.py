@@ -40,7 +40,9 @@ class BeamSearch:
         if self.beam_size < 1:
             raise ValueError(f"beam_size must be at least 1, got {self.beam_size}")
         if not 1 <= self.n_best <= self.beam_size:
-            raise ValueError(f"n_best must be in [1, beam_size={self.beam_size}], got {self.n_best}")
+            raise ValueError(
+                f"n_best must be in [1, beam_size={self.beam_size}], got {self.n_best}"
+            )
 
     @torch.inference_mode()
     def search(
@@ -68,7 +70,15 @@ class BeamSearch:
             top_scores, top_index = candidates.view(len(alive), beams * vocab).topk(2 * beams)
             source_beam, token = top_index // vocab, top_index % vocab  # (A, 2K) each
             selected = self._advance(
-                step, alive, limits, top_scores, source_beam, token, history, finished, config.eos_id
+                step,
+                alive,
+                limits,
+                top_scores,
+                source_beam,
+                token,
+                history,
+                finished,
+                config.eos_id,
             )
             if not selected.sentences:
                 break
@@ -94,7 +104,11 @@ class BeamSearch:
     ) -> _Selection:
         """Finish hypotheses and pick the next beams of every sentence for one step."""
         beams = self.beam_size
-        score_rows, beam_rows, token_rows = top_scores.tolist(), source_beam.tolist(), token.tolist()
+        score_rows, beam_rows, token_rows = (
+            top_scores.tolist(),
+            source_beam.tolist(),
+            token.tolist(),
+        )
         selection = _Selection()
         for position, sentence in enumerate(alive):
             at_limit = step >= limits[sentence]

@@ -146,9 +146,7 @@ class Translator:
         encoded, truncated = self._encode_sources(sentences)
         hypotheses: list[list[Hypothesis]] = [[] for _ in sentences]
         # Decode similar lengths together (little padding), then restore the input order.
-        order = sorted(
-            (i for i, ids in enumerate(encoded) if ids), key=lambda i: len(encoded[i])
-        )
+        order = sorted((i for i, ids in enumerate(encoded) if ids), key=lambda i: len(encoded[i]))
         starts = range(0, len(order), batch_size)
         for start in tqdm(starts, unit="batch", disable=not progress, desc="translating"):
             chunk = order[start : start + batch_size]

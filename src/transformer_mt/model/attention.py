@@ -33,7 +33,9 @@ def attend(
     the probabilities ``(B, H, T, S)``.
     """
     if not need_weights:
-        context = F.scaled_dot_product_attention(query, key, value, attn_mask=mask, dropout_p=dropout)
+        context = F.scaled_dot_product_attention(
+            query, key, value, attn_mask=mask, dropout_p=dropout
+        )
         return context, None
     scores = query @ key.transpose(-2, -1) / math.sqrt(query.shape[-1])  # (B, H, T, S)
     if mask is not None:

@@ -1,6 +1,7 @@
 """Typed state for incremental (cached) decoding.
 
-Shape letters: B batch (times beams), H heads, S source length, L tokens decoded so far, K head width.
+Shape letters: B batch (times beams), H heads, S source length, L tokens decoded so far,
+K head width.
 """
 
 from __future__ import annotations
@@ -38,7 +39,9 @@ class LayerCache:
             cross_keys=self.cross_keys.index_select(0, index),
             cross_values=self.cross_values.index_select(0, index),
             self_keys=None if self.self_keys is None else self.self_keys.index_select(0, index),
-            self_values=None if self.self_values is None else self.self_values.index_select(0, index),
+            self_values=None
+            if self.self_values is None
+            else self.self_values.index_select(0, index),
         )
 
 

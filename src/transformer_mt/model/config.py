@@ -50,7 +50,9 @@ class TransformerConfig:
             _require(0.0 <= getattr(self, name) < 1.0, name, "must be in [0, 1)")
         _require(self.activation in ACTIVATIONS, "activation", f"must be one of {ACTIVATIONS}")
         _require(
-            self.norm_position in NORM_POSITIONS, "norm_position", f"must be one of {NORM_POSITIONS}"
+            self.norm_position in NORM_POSITIONS,
+            "norm_position",
+            f"must be one of {NORM_POSITIONS}",
         )
         _require(
             self.positional_encoding in POSITIONAL_ENCODINGS,

@@ -16,7 +16,7 @@ _LEVELS = 1 << 16
 
 
 def random_keep_mask(shape: torch.Size, p: float, device: torch.device) -> torch.Tensor:
-    """Boolean mask of ``shape``; each element is ``False`` with probability ``p`` (16-bit steps)."""
+    """Boolean mask of ``shape``; each element is ``False`` with probability ``p`` (16-bit)."""
     count = shape.numel()
     words = torch.empty((count + 3) // 4, dtype=torch.int64, device=device)
     # The full int64 range makes all 64 bits uniform (the default range leaves the top bit 0).

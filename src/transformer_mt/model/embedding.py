@@ -36,14 +36,17 @@ class PositionalEncoding(nn.Module):
             self.learned = nn.Embedding(max_positions, d_model)
             nn.init.normal_(self.learned.weight, std=d_model**-0.5)
         else:
-            self.register_buffer("table", sinusoidal_table(max_positions, d_model), persistent=False)
+            self.register_buffer(
+                "table", sinusoidal_table(max_positions, d_model), persistent=False
+            )
 
     def forward(self, x: torch.Tensor, offset: int = 0) -> torch.Tensor:
         """x ``(B, L, D)`` -> ``(B, L, D)``; ``offset`` is the first position (for cached steps)."""
         length = x.shape[1]
         if offset + length > self.max_positions:
             raise ValueError(
-                f"sequence of {offset + length} positions exceeds max_positions={self.max_positions}"
+                f"sequence of {offset + length} positions exceeds "
+                f"max_positions={self.max_positions}"
             )
         if self.learned is not None:
             positions = torch.arange(offset, offset + length, device=x.device)
@@ -54,9 +57,7 @@ class PositionalEncoding(nn.Module):
 class Embedder(nn.Module):
     """token ids ``(B, L)`` -> ``(B, L, D)``: embedding * sqrt(D) + position, then dropout."""
 
-    def __init__(
-        self, tokens: nn.Embedding, positions: PositionalEncoding, dropout: float
-    ) -> None:
+    def __init__(self, tokens: nn.Embedding, positions: PositionalEncoding, dropout: float) -> None:
         super().__init__()
         self.tokens = tokens
         self.positions = positions

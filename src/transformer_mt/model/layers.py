@@ -129,9 +129,7 @@ class DecoderLayer(nn.Module):
         keys, values = self.cross_attention.project_keys_values(memory)  # (B, H, S, K) each
         return LayerCache(cross_keys=keys, cross_values=values)
 
-    def step(
-        self, x: torch.Tensor, cache: LayerCache, memory_mask: torch.Tensor
-    ) -> torch.Tensor:
+    def step(self, x: torch.Tensor, cache: LayerCache, memory_mask: torch.Tensor) -> torch.Tensor:
         """One new position: x ``(B, 1, D)`` -> ``(B, 1, D)``; appends its K/V to ``cache``."""
 
         def self_attend(h: torch.Tensor) -> torch.Tensor:

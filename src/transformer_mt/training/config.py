@@ -88,6 +88,7 @@ class TrainingConfig:
     weight_decay: float = 0.0
     label_smoothing: float = 0.1
     clip_norm: float = 1.0  # gradient clipping by global norm (0 = off)
+    ema_decay: float | None = None  # translate with an exponential moving average of the weights
     precision: str = "bf16"  # bf16 autocast (fast on CPUs with AMX and on GPUs) or fp32
     device: str = "auto"  # auto | cpu | cuda
     threads: int | None = None  # CPU threads (null = all cores)
@@ -112,6 +113,8 @@ class TrainingConfig:
             raise ConfigError("training.warmup_steps must be >= 0")
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ConfigError("training.label_smoothing must be in [0, 1)")
+        if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
+            raise ConfigError(f"training.ema_decay must be in (0, 1) or null, got {self.ema_decay}")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"training.precision must be one of {PRECISIONS}")
         if self.device not in ("auto", "cpu", "cuda"):
@@ -305,6 +308,25 @@ def _plain(value: Any) -> Any:
 
 def _one_line(error: Exception) -> str:
     return " ".join(str(error).split())
+
+
+def with_absolute_paths(config: ExperimentConfig, base: Path | None = None) -> ExperimentConfig:
+    """Data file paths made absolute (relative to ``base``, default the working directory), so
+    that the run directory's saved config works from anywhere."""
+    root = (base or Path.cwd()).resolve()
+
+    def absolute(spec: list[str] | str | None) -> list[str] | str | None:
+        if spec is None:
+            return None
+        if isinstance(spec, str):
+            return str(root / spec)
+        return [str(root / item) for item in spec]
+
+    data = config.data
+    data = dataclasses.replace(
+        data, train=absolute(data.train), valid=absolute(data.valid), test=absolute(data.test)
+    )
+    return dataclasses.replace(config, data=data)
 
 
 def transformer_config(

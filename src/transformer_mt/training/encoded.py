@@ -20,7 +20,7 @@ class EncodedCorpus:
     def from_pairs(
         cls, tokenizer: Tokenizer, pairs: Sequence[SentencePair], max_length: int | None = None
     ) -> EncodedCorpus:
-        """Tokenize; pairs with a side over ``max_length`` tokens (specials included) are left out."""
+        """Tokenize; pairs with a side over ``max_length`` tokens (with specials) are left out."""
         sources = tokenizer.encode_source([s for s, _ in pairs])
         targets = tokenizer.encode_target([t for _, t in pairs])
         if max_length is None:

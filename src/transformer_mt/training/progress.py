@@ -37,7 +37,11 @@ class Progress:
             self.bar.total = max(total, state.step)
         rate = state.target_tokens / max(state.elapsed, 1e-9)
         self.bar.set_postfix(
-            epoch=state.epoch, loss=f"{loss:.3f}", lr=f"{lr:.2e}", tok_s=f"{rate:,.0f}", refresh=False
+            epoch=state.epoch,
+            loss=f"{loss:.3f}",
+            lr=f"{lr:.2e}",
+            tok_s=f"{rate:,.0f}",
+            refresh=False,
         )
         self.bar.update(1)
 

@@ -20,7 +20,11 @@ from transformer_mt.errors import UserError
 from transformer_mt.model.transformer import Transformer
 from transformer_mt.rundir import RunDir
 from transformer_mt.runtime import configure_cpu, resolve_device
-from transformer_mt.training.config import ExperimentConfig, transformer_config
+from transformer_mt.training.config import (
+    ExperimentConfig,
+    transformer_config,
+    with_absolute_paths,
+)
 from transformer_mt.training.encoded import EncodedCorpus
 from transformer_mt.training.trainer import Trainer, TrainState
 
@@ -74,6 +78,7 @@ def train(
     config: ExperimentConfig, *, overwrite: bool = False, report: Report = print
 ) -> TrainState:
     """Prepare data and tokenizer, train the model, and leave everything in ``config.run_dir``."""
+    config = with_absolute_paths(config)
     training = config.training
     configure_cpu(training.threads)
     torch.manual_seed(training.seed)

@@ -20,6 +20,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from transformer_mt.data.batching import Batch, token_budget_batches
 from transformer_mt.evaluation.metrics import corpus_scores
 from transformer_mt.model.transformer import Transformer
+from transformer_mt.training.averaging import WeightAverage
 from transformer_mt.training.checkpoint import save_weights
 from transformer_mt.training.config import TrainingConfig
 from transformer_mt.training.encoded import EncodedCorpus
@@ -88,6 +89,7 @@ class Trainer:
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda step: inverse_sqrt_factor(step + 1, config.warmup_steps)
         )
+        self.average = WeightAverage(model, config.ema_decay) if config.ema_decay else None
         self.state = TrainState()
         self.rng = random.Random(config.seed)
 
@@ -107,8 +109,8 @@ class Trainer:
                     self._log({"loss": loss / max(tokens, 1), "tokens": tokens}, kind="train")
                 if self._finished(progress):
                     break
-                if state.step % config.validate_every == 0:
-                    bleu_due = config.bleu_every > 0 and state.step % config.bleu_every == 0
+                bleu_due = config.bleu_every > 0 and state.step % config.bleu_every == 0
+                if bleu_due or state.step % config.validate_every == 0:
                     self.validate(with_bleu=bleu_due)
         finally:
             progress.close()
@@ -140,6 +142,8 @@ class Trainer:
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
+        if self.average is not None:
+            self.average.update()
         return float(output.nll), tokens
 
     def _autocast(self) -> contextlib.AbstractContextManager[None]:
@@ -168,6 +172,12 @@ class Trainer:
         return nll / max(tokens, 1), correct / max(tokens, 1)
 
     def validate(self, *, with_bleu: bool) -> None:
+        """Validation loss (and BLEU) of the averaged weights when averaging is on."""
+        with self.average.applied() if self.average else contextlib.nullcontext():
+            self._validate(with_bleu=with_bleu)
+        save_weights(self.model, self.run_path / "last.safetensors")
+
+    def _validate(self, *, with_bleu: bool) -> None:
         state = self.state
         loss, accuracy = self.validation_loss()
         record = {"valid_loss": loss, "valid_ppl": math.exp(min(loss, 50)), "valid_acc": accuracy}
@@ -179,7 +189,6 @@ class Trainer:
             if scores.bleu >= state.best_bleu:
                 state.best_bleu = scores.bleu
                 save_weights(self.model, self.run_path / "model.safetensors")
-        save_weights(self.model, self.run_path / "last.safetensors")
         self._log(record, kind="valid")
         shown = "  ".join(f"{k}={v:.3f}" for k, v in record.items())
         self.report(f"step {state.step} epoch {state.epoch}: {shown}")
