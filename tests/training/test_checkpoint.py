@@ -93,10 +93,10 @@ def test_failed_save_keeps_the_old_file_and_no_temporary(
     assert [p.name for p in tmp_path.iterdir()] == ["model.safetensors"]
 
 
-def test_atomic_write_bytes(tmp_path: Path) -> None:
+def test_atomic_write(tmp_path: Path) -> None:
     path = tmp_path / "sub" / "file.bin"
-    checkpoint.atomic_write_bytes(path, b"one")
-    checkpoint.atomic_write_bytes(path, b"two")
+    checkpoint.atomic_write(path, lambda tmp: Path(tmp).write_bytes(b"one"))
+    checkpoint.atomic_write(path, lambda tmp: Path(tmp).write_bytes(b"two"))
     assert path.read_bytes() == b"two"
     assert [p.name for p in path.parent.iterdir()] == ["file.bin"]
 
@@ -123,3 +123,17 @@ def test_other_layer_count_is_a_user_error(tmp_path: Path) -> None:
 def test_missing_file_is_a_user_error(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="no such weights file"):
         load_weights(tiny(0), tmp_path / "none.safetensors")
+
+
+def test_saved_weights_are_readable_by_others(tmp_path: Path) -> None:
+    """mkstemp creates 0600 files; a saved model must get ordinary permissions."""
+    import os
+    import stat
+
+    from transformer_mt.training.checkpoint import save_weights
+
+    path = tmp_path / "model.safetensors"
+    save_weights(torch.nn.Linear(2, 2), path)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
