@@ -97,9 +97,14 @@ class Trainer:
     def run(self) -> TrainState:
         config, state = self.config, self.state
         progress = Progress(config, self.train_data.num_batches(config.max_tokens))
+        batches = self._batches()
         try:
-            for batch in self._batches():
+            while True:
+                # Training time includes building the batch; validation is not counted.
                 started = time.perf_counter()
+                batch = next(batches, None)
+                if batch is None:
+                    break
                 loss, tokens = self._step(batch)
                 state.elapsed += time.perf_counter() - started
                 state.step += 1
@@ -107,7 +112,7 @@ class Trainer:
                 progress.update(state, loss / max(tokens, 1), self.scheduler.get_last_lr()[0])
                 if state.step % config.log_every == 0:
                     self._log({"loss": loss / max(tokens, 1), "tokens": tokens}, kind="train")
-                if self._finished(progress):
+                if self._finished():
                     break
                 bleu_due = config.bleu_every > 0 and state.step % config.bleu_every == 0
                 if bleu_due or state.step % config.validate_every == 0:
@@ -126,7 +131,7 @@ class Trainer:
             ):
                 yield self.train_data.batch(indices).to(self.device)
 
-    def _finished(self, progress: Progress) -> bool:
+    def _finished(self) -> bool:
         config, state = self.config, self.state
         if config.max_steps is not None and state.step >= config.max_steps:
             return True
