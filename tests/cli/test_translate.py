@@ -117,3 +117,15 @@ def test_sampling_is_reproducible_with_a_seed(toy_run: ToyRun) -> None:
     again, _ = translate(toy_run, stdin, "--sample", "--seed", "3", "--top-k", "5")
     assert first == again
     assert len(first) == 3
+
+
+def test_input_longer_than_one_chunk_keeps_order_and_line_numbers(toy_run: ToyRun) -> None:
+    """Input is translated in chunks of 8 batches; output order and warnings span chunks."""
+    sources = [("i like tea", "you see a big red car", "dog")[i % 3] for i in range(21)]
+    sources[11] = "dog " * 3000  # line 12, in the second chunk of 8 lines
+    stdin = "".join(line + "\n" for line in sources).encode()
+    lines, stderr = translate(toy_run, stdin, "--batch-size", "1")
+    assert len(lines) == 21
+    assert "warning: line 12:" in stderr and stderr.count("warning") == 1
+    whole, _ = translate(toy_run, stdin, "--batch-size", "64")  # one chunk
+    assert lines == whole

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import io
+import itertools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
 from transformer_mt.cli.common import user_errors
 from transformer_mt.errors import UserError
+
+if TYPE_CHECKING:
+    from transformer_mt.decoding.translator import Translation
 
 
 def decoding_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -52,9 +56,8 @@ def _search_kwargs(options: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-def _read_stdin_lines() -> list[str]:
-    """Lines of standard input; invalid UTF-8 bytes become U+FFFD with a warning."""
-    lines = []
+def _stdin_lines() -> Iterator[str]:
+    """Lines of standard input as they arrive; invalid UTF-8 bytes become U+FFFD, with a warning."""
     for number, raw in enumerate(sys.stdin.buffer, start=1):
         try:
             text = raw.decode("utf-8")
@@ -65,12 +68,32 @@ def _read_stdin_lines() -> list[str]:
                 err=True,
             )
             text = raw.decode("utf-8", errors="replace")
-        lines.append(text.rstrip("\r\n"))
-    return lines
+        yield text.rstrip("\r\n")
+
+
+def _chunks(lines: Iterator[str], size: int) -> Iterator[list[str]]:
+    """Consecutive groups of ``size`` lines: output streams out while input is still arriving."""
+    while chunk := list(itertools.islice(lines, size)):
+        yield chunk
 
 
 def _one_line(text: str) -> str:
     return " ".join(text.splitlines())
+
+
+def _write_result(
+    out: TextIO, index: int, result: Translation, *, n_best: int, scores: bool
+) -> None:
+    if n_best > 1:
+        for candidate in result.candidates:
+            out.write(f"{index} ||| {_one_line(candidate.text)} ||| {candidate.score:.4f}\n")
+        if not result.candidates:  # an empty input line still gets its K (empty) lines
+            out.write(f"{index} |||  ||| 0.0000\n" * n_best)
+    elif scores:
+        score = result.candidates[0].score if result.candidates else 0.0
+        out.write(f"{_one_line(result.text)}\t{score:.4f}\n")
+    else:
+        out.write(_one_line(result.text) + "\n")
 
 
 @click.command()
@@ -100,31 +123,27 @@ def translate(run_dir: str, n_best: int, scores: bool, **options: Any) -> None:
     if n_best < 1 or (n_best > search["beam_size"] and not search["sample"]):
         raise UserError(f"--n-best must be between 1 and --beam-size ({search['beam_size']})")
     translator = Translator.load(run_dir, device=options["device"])
-    lines = _read_stdin_lines()
-    try:
-        results = translator.translate_detailed(lines, n_best=n_best, **search)
-    except ValueError as error:
-        raise UserError(str(error)) from None
-    for number, result in enumerate(results, start=1):
-        if result.truncated:
-            click.echo(
-                f"warning: line {number}: longer than the model's limit of "
-                f"{translator.max_source_tokens - 1} tokens; truncated",
-                err=True,
-            )
     # Always UTF-8, whatever the terminal's locale: Chinese output must never fail to encode.
     out = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="\n", write_through=False)
-    for index, result in enumerate(results):
-        if n_best > 1:
-            for candidate in result.candidates:
-                out.write(f"{index} ||| {_one_line(candidate.text)} ||| {candidate.score:.4f}\n")
-            if not result.candidates:  # an empty input line still gets its K (empty) lines
-                out.write(f"{index} |||  ||| 0.0000\n" * n_best)
-        elif scores:
-            score = result.candidates[0].score if result.candidates else 0.0
-            out.write(f"{_one_line(result.text)}\t{score:.4f}\n")
-        else:
-            out.write(_one_line(result.text) + "\n")
+    first = 0  # index of the chunk's first line
+    # A few batches per chunk (sorting by length within a chunk keeps padding low); typed at a
+    # terminal, each line is answered at once.
+    chunk_size = 1 if sys.stdin.isatty() else 8 * search["batch_size"]
+    for lines in _chunks(_stdin_lines(), chunk_size):
+        try:
+            results = translator.translate_detailed(lines, n_best=n_best, **search)
+        except ValueError as error:
+            raise UserError(str(error)) from None
+        for index, result in enumerate(results, start=first):
+            if result.truncated:
+                click.echo(
+                    f"warning: line {index + 1}: longer than the model's limit of "
+                    f"{translator.max_source_tokens - 1} tokens; truncated",
+                    err=True,
+                )
+            _write_result(out, index, result, n_best=n_best, scores=scores)
+        out.flush()
+        first += len(lines)
     out.flush()
     out.detach()
 
