@@ -64,6 +64,11 @@ class RunDir:
             raise UserError(f"{self.model_config_file}: {error}") from None
 
     def require_weights(self) -> Path:
-        if not self.weights.is_file():
-            raise UserError(f"{self.path}: no model.safetensors (training did not finish a step?)")
-        return self.weights
+        """The best weights, or the latest ones when training stopped before any BLEU check."""
+        for path in (self.weights, self.last_weights):
+            if path.is_file():
+                return path
+        raise UserError(
+            f"{self.path}: no model.safetensors or last.safetensors "
+            "(training stopped before its first validation?)"
+        )

@@ -114,3 +114,47 @@ def test_trainer_learns_to_copy(tmp_path: Path) -> None:
     hypotheses = [" ".join(map(str, out)) for out in greedy_copies(best, bleu_sources)]
     references = [" ".join(map(str, s)) for s in bleu_sources]
     assert corpus_scores(hypotheses, references).bleu == state.best_bleu
+
+
+def test_ctrl_c_keeps_the_latest_weights(tmp_path: Path, monkeypatch) -> None:
+    """An interrupted run leaves last.safetensors, and the run directory stays usable."""
+    import pytest
+
+    from transformer_mt.rundir import RunDir
+
+    torch.manual_seed(0)
+    config = TransformerConfig(
+        src_vocab_size=VOCAB, tgt_vocab_size=VOCAB, d_model=16, num_heads=2,
+        num_encoder_layers=1, num_decoder_layers=1, d_ff=32, max_positions=32,
+    )  # fmt: skip
+    model = Transformer(config)
+    sequences = random_sequences(50, random.Random(1))
+    data = EncodedCorpus(sequences, sequences)
+    trainer = Trainer(
+        model,
+        data,
+        data,
+        TrainingConfig(max_steps=100, max_tokens=64, precision="fp32", device="cpu"),
+        run_path=tmp_path,
+        translate=lambda sentences: sentences,
+        valid_pairs=[],
+        device=torch.device("cpu"),
+        report=lambda message: None,
+    )
+    step = trainer._step
+    calls = []
+
+    def interrupted_step(batch):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return step(batch)
+
+    monkeypatch.setattr(trainer, "_step", interrupted_step)
+    with pytest.raises(KeyboardInterrupt):
+        trainer.run()
+    assert RunDir(tmp_path).require_weights() == tmp_path / "last.safetensors"
+    restored = Transformer(config)
+    load_weights(restored, tmp_path / "last.safetensors")
+    for mine, theirs in zip(model.parameters(), restored.parameters(), strict=True):
+        torch.testing.assert_close(mine, theirs)

@@ -117,6 +117,11 @@ class Trainer:
                 bleu_due = config.bleu_every > 0 and state.step % config.bleu_every == 0
                 if bleu_due or state.step % config.validate_every == 0:
                     self.validate(with_bleu=bleu_due)
+        except KeyboardInterrupt:
+            # Keep what was learned: Ctrl-C leaves the latest weights in last.safetensors.
+            save_weights(self.model, self.run_path / "last.safetensors")
+            self.report(f"interrupted at step {state.step}; weights saved to last.safetensors")
+            raise
         finally:
             progress.close()
         self.validate(with_bleu=True)
