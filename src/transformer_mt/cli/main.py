@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from transformer_mt import __version__
+from transformer_mt.cli.check import check
 from transformer_mt.cli.common import user_errors
 from transformer_mt.cli.decode import evaluate, translate
 
@@ -57,6 +58,7 @@ def _stderr(message: str) -> None:
 
 cli.add_command(translate)
 cli.add_command(evaluate)
+cli.add_command(check)
 
 
 def main() -> None:

@@ -141,6 +141,26 @@ class Translator:
             top_p=top_p,
             seed=seed,
         )
+        return self.search(
+            sentences,
+            strategy,
+            max_length_ratio=max_length_ratio,
+            max_length_offset=max_length_offset,
+            batch_size=batch_size,
+            progress=progress,
+        )
+
+    def search(
+        self,
+        sentences: Sequence[str],
+        strategy: SearchStrategy,
+        *,
+        max_length_ratio: float = 2.0,
+        max_length_offset: int = 10,
+        batch_size: int = 64,
+        progress: bool = False,
+    ) -> list[Translation]:
+        """Translate with an explicit search strategy object (e.g. ``BeamSearch(beam_size=1)``)."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         encoded, truncated = self._encode_sources(sentences)
