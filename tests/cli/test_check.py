@@ -57,7 +57,7 @@ def test_a_wrong_reported_score_is_caught(translator: Translator, monkeypatch) -
 
 def test_teacher_forced_log_prob_equals_score_tokens(translator: Translator) -> None:
     sentences = [source for source, _ in toy_pairs(5, seed=2)]
-    sources, _ = translator._encode_sources(sentences)
+    sources, _ = translator.encode_sources(sentences)
     for source, result in zip(sources, translator.translate_detailed(sentences), strict=True):
         tokens = result.candidates[0].tokens
         if tokens[-1] != translator.model.config.eos_id:

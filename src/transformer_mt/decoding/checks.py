@@ -92,7 +92,7 @@ def check_scores_equal_rescoring(
 ) -> CheckResult:
     """Every candidate's log_prob against a teacher-forced pass over exactly its tokens."""
     results = translator.translate_detailed(sentences, beam_size=beam_size, n_best=beam_size)
-    sources, _ = translator._encode_sources(sentences)
+    sources, _ = translator.encode_sources(sentences)
     gaps = []
     for source, result in zip(sources, results, strict=True):
         for candidate in result.candidates:
@@ -121,7 +121,7 @@ def teacher_forced_log_prob(
 def check_cached_equals_full(translator: Translator, sentences: list[str]) -> CheckResult:
     """Step-by-step logits with the KV cache against one full pass over the same prefix."""
     model, config, device = translator.model, translator.model.config, translator.device
-    sources, _ = translator._encode_sources(sentences)
+    sources, _ = translator.encode_sources(sentences)
     outputs = translator.translate_detailed(sentences, beam_size=1)
     gap = 0.0
     for source, output in zip(sources, outputs, strict=True):

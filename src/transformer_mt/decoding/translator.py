@@ -163,7 +163,7 @@ class Translator:
         """Translate with an explicit search strategy object (e.g. ``BeamSearch(beam_size=1)``)."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        encoded, truncated = self._encode_sources(sentences)
+        encoded, truncated = self.encode_sources(sentences)
         hypotheses: list[list[Hypothesis]] = [[] for _ in sentences]
         # Decode similar lengths together (little padding), then restore the input order.
         order = sorted((i for i, ids in enumerate(encoded) if ids), key=lambda i: len(encoded[i]))
@@ -190,7 +190,7 @@ class Translator:
         """Teacher-forced total log-probability of each target (with ``</s>``) given its source."""
         if len(sources) != len(targets):
             raise ValueError(f"{len(sources)} sources but {len(targets)} targets")
-        encoded, _ = self._encode_sources(sources)
+        encoded, _ = self.encode_sources(sources)
         target_ids = self.tokenizer.encode_target(list(targets))
         return self.score_tokens(encoded, target_ids)
 
@@ -214,7 +214,7 @@ class Translator:
         return (picked * real).sum(dim=1).tolist()
 
     # -- helpers -----------------------------------------------------------------------------
-    def _encode_sources(self, sentences: Sequence[str]) -> tuple[list[list[int]], list[bool]]:
+    def encode_sources(self, sentences: Sequence[str]) -> tuple[list[list[int]], list[bool]]:
         """Token ids with ``</s>`` (empty for blank input) and whether each was truncated."""
         eos = self.model.config.eos_id
         limit = self.max_source_tokens - 1

@@ -48,6 +48,3 @@ class WeightAverage:
             with torch.no_grad():
                 for parameter, saved in zip(self.parameters, current, strict=True):
                     parameter.copy_(saved)
-
-    def state_dict(self) -> dict[str, object]:
-        return {"updates": self.updates, "average": [a.clone() for a in self.average]}
