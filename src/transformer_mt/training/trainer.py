@@ -11,7 +11,7 @@ import math
 import random
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -38,7 +38,6 @@ class TrainState:
     elapsed: float = 0.0  # seconds spent training (validation excluded)
     target_tokens: int = 0
     best_bleu: float = -1.0
-    history: list[dict[str, float]] = field(default_factory=list)
 
 
 def teacher_forced_loss(
@@ -214,6 +213,5 @@ class Trainer:
             "tokens_per_s": state.target_tokens / max(state.elapsed, 1e-9),
             **values,
         }
-        state.history.append(record)
         with (self.run_path / "metrics.jsonl").open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(record) + "\n")
