@@ -54,7 +54,7 @@ def rng_from_json(rng: random.Random, state: list[Any]) -> None:
 
 
 def improved(metric: str, score: float, best: float | None) -> bool:
-    """Whether ``score`` beats ``best`` (higher BLEU, lower loss); ties count as improvement."""
+    """Whether ``score`` beats ``best`` (higher BLEU, lower loss); a tie is no improvement."""
     if best is None:
         return True
-    return score >= best if metric == "valid_bleu" else score <= best
+    return score > best if metric == "valid_bleu" else score < best
