@@ -1,4 +1,4 @@
-"""``transformer-mt``: train, average, plot, translate, evaluate, check.
+"""``transformer-mt``: train, average, plot, translate, evaluate, check, explain.
 
 User mistakes (bad files, unknown config keys, missing run directories) print one line
 ``error: ...`` on stderr and exit with status 2; they never show a traceback.
@@ -11,6 +11,7 @@ import click
 from transformer_mt import __version__
 from transformer_mt.cli.check import check
 from transformer_mt.cli.decode import evaluate, translate
+from transformer_mt.cli.explain import explain
 from transformer_mt.cli.training import average, plot, train
 
 
@@ -33,6 +34,7 @@ cli.add_command(plot)
 cli.add_command(translate)
 cli.add_command(evaluate)
 cli.add_command(check)
+cli.add_command(explain)
 
 
 def main() -> None:
