@@ -42,3 +42,20 @@ def test_report_sections_follow_the_requested_sections(translator: Translator) -
     html = render_html(explanation, {name: b"png" for name in names})
     assert html.count("data:image/png;base64,cG5n") == 3  # base64 of b"png"
     assert "我喜茶" in html and "Teacher forcing" in html
+
+
+def test_a_font_installed_after_matplotlib_cached_its_list_is_found(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from matplotlib import font_manager
+
+    cjk = [f for f in font_manager.fontManager.ttflist if f.name in fonts.CJK_FAMILIES]
+    if not cjk:
+        pytest.skip(f"no CJK font installed ({fonts.FONT_FIX} to test this)")
+    stale = [f for f in font_manager.fontManager.ttflist if f.name not in fonts.CJK_FAMILIES]
+    monkeypatch.setattr(font_manager.fontManager, "ttflist", stale)
+    fonts.find_cjk_font.cache_clear()
+    try:
+        assert fonts.find_cjk_font() in fonts.CJK_FAMILIES
+    finally:
+        fonts.find_cjk_font.cache_clear()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from matplotlib import font_manager
 
@@ -34,9 +35,30 @@ MISSING_FONT_WARNING = (
 )
 
 
+# File names of CJK fonts, for fonts installed after matplotlib cached its font list.
+CJK_FILE_HINTS = ("wqy", "notosanscjk", "notoserifcjk", "sourcehansans", "droidsansfallback")
+
+
 @functools.cache
 def find_cjk_font() -> str | None:
-    """The first installed family of :data:`CJK_FAMILIES`, or ``None``."""
+    """The first installed family of :data:`CJK_FAMILIES`, or ``None``.
+
+    matplotlib caches its font list on first use; a font installed later (``apt install
+    fonts-wqy-microhei`` after a first run) is found on disk and added to the font manager.
+    """
+    family = _known_cjk_family()
+    if family is not None:
+        return family
+    for path in font_manager.findSystemFonts():
+        if any(hint in Path(path).name.lower().replace("-", "") for hint in CJK_FILE_HINTS):
+            try:
+                font_manager.fontManager.addfont(path)
+            except (OSError, RuntimeError, ValueError):  # unreadable font file: skip it
+                continue
+    return _known_cjk_family()
+
+
+def _known_cjk_family() -> str | None:
     installed = {font.name for font in font_manager.fontManager.ttflist}
     return next((family for family in CJK_FAMILIES if family in installed), None)
 
