@@ -25,6 +25,7 @@ from transformer_mt.explain.shift import ShiftTable
 MASK_COLORS = ListedColormap(["#e6e6e6", "#3b75af"])  # masked, may attend
 HEAT = "viridis"
 CELL = 0.42  # inches per heatmap cell
+DPI = 110
 
 
 def png_bytes(
@@ -34,7 +35,7 @@ def png_bytes(
     with mpl.rc_context(figure_fonts(warn)):
         figure = draw(*args)
         buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+        figure.savefig(buffer, format="png", dpi=DPI)  # constrained layout: no "tight" redraw
     return buffer.getvalue()
 
 
@@ -98,7 +99,7 @@ def draw_shift(table: ShiftTable) -> Figure:
     chart.set_ylabel("probability")
     chart.legend(fontsize=8, loc="upper right")
     chart.set_title(
-        f"Teacher forcing: decoder input <s> + y, targets y + </s>, one parallel pass "
+        "Teacher forcing: decoder input <s> + y, targets y + </s>, one parallel pass\n"
         f"(loss {table.loss:.2f} nats/token, accuracy {table.accuracy:.0%})",
         fontsize=10,
     )

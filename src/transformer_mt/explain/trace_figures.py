@@ -35,8 +35,8 @@ def draw_greedy_trace(trace: DecodingTrace, max_steps: int = 16) -> Figure:
         ax.axis("off")
     shown = "" if len(trace.steps) <= max_steps else f" (first {max_steps} of {len(trace.steps)})"
     figure.suptitle(
-        f"Greedy decoding of “{' '.join(trace.source_tokens)}” → “{trace.translation}”{shown}: "
-        "top next tokens, chosen in red"
+        f"Greedy decoding: top next tokens at each step, the chosen one in red{shown}\n"
+        f"“{' '.join(trace.source_tokens)}” → “{trace.translation}”"
     )
     return figure
 
@@ -87,7 +87,7 @@ def draw_beam_trace(trace: BeamTrace) -> Figure:
     ax.set(xlabel="step", ylabel="total log-probability of the hypothesis")
     ax.grid(alpha=0.3)
     title = (
-        f"Beam search, {trace.beam_size} beams, length penalty {trace.length_penalty}: "
+        f"Beam search, {trace.beam_size} beams, length penalty {trace.length_penalty}\n"
         f"best “{trace.translation}”"
     )
     if trace.finished:
