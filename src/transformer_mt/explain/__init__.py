@@ -13,3 +13,30 @@ JSON-safe ``to_dict()``):
 :mod:`~transformer_mt.explain.figures` draws them with matplotlib and
 :mod:`~transformer_mt.explain.report` writes the PNGs and one self-contained HTML report.
 """
+
+from transformer_mt.explain.attention import AttentionMaps, attention_maps
+from transformer_mt.explain.dimensions import Dimensions, model_dimensions
+from transformer_mt.explain.explanation import Explanation, explain
+from transformer_mt.explain.exposure import ExposureBias, exposure_bias
+from transformer_mt.explain.masks_view import BatchMasks, batch_masks
+from transformer_mt.explain.shift import ShiftTable, shift_table
+from transformer_mt.explain.trace import BeamTrace, DecodingTrace, beam_trace, greedy_trace
+
+__all__ = [
+    "AttentionMaps",
+    "BatchMasks",
+    "BeamTrace",
+    "DecodingTrace",
+    "Dimensions",
+    "Explanation",
+    "ExposureBias",
+    "ShiftTable",
+    "attention_maps",
+    "batch_masks",
+    "beam_trace",
+    "explain",
+    "exposure_bias",
+    "greedy_trace",
+    "model_dimensions",
+    "shift_table",
+]
