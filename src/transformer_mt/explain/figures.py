@@ -14,6 +14,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from transformer_mt.explain.attention import AttentionMaps
 from transformer_mt.explain.dimensions import Dimensions
@@ -158,7 +159,7 @@ def draw_alignment(maps: AttentionMaps) -> Figure:
     """The last layer's cross-attention averaged over heads: a soft word alignment."""
     source, output = maps.source_tokens, maps.output_tokens
     figure = Figure(
-        figsize=(CELL * 1.6 * len(source) + 2.5, CELL * 1.6 * len(output) + 1.5),
+        figsize=(max(CELL * 1.6 * len(source) + 2.5, 5.0), CELL * 1.6 * len(output) + 1.8),
         layout="constrained",
     )
     ax = figure.subplots()
@@ -171,8 +172,8 @@ def draw_alignment(maps: AttentionMaps) -> Figure:
     ax.set_ylabel("target piece being predicted")
     figure.colorbar(image, ax=ax, shrink=0.8, label="mean attention over heads")
     ax.set_title(
-        f"Soft alignment: cross-attention of decoder layer {len(maps.cross)}, "
-        f"mean of {maps.num_heads} heads",
+        f"Soft alignment: cross-attention of decoder layer {len(maps.cross)},\n"
+        f"mean of its {maps.num_heads} heads",
         fontsize=10,
     )
     return figure
@@ -230,6 +231,7 @@ def draw_exposure(report: ExposureBias, min_share: float = 0.05) -> Figure:
     loss.set(xlabel="target position", ylabel="loss of the reference token (nats)")
     loss.set_title("Loss after the reference prefix vs the model's own", fontsize=10)
     for ax in (accuracy, loss):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
     ks = [i.injected for i in report.injections]
