@@ -10,8 +10,10 @@ JSON-safe ``to_dict()``):
 - :mod:`~transformer_mt.explain.exposure`: teacher forcing versus free running (exposure bias);
 - :mod:`~transformer_mt.explain.dimensions`: E, h, d = E/h, Q/K/V shapes and parameter counts.
 
-:mod:`~transformer_mt.explain.figures` draws them with matplotlib and
-:mod:`~transformer_mt.explain.report` writes the PNGs and one self-contained HTML report.
+:mod:`~transformer_mt.explain.figures` and :mod:`~transformer_mt.explain.trace_figures` draw
+them with matplotlib (with a CJK font from :mod:`~transformer_mt.explain.fonts`);
+:mod:`~transformer_mt.explain.report` writes the PNGs and one self-contained HTML report;
+:mod:`~transformer_mt.explain.explanation` computes every section for ``transformer-mt explain``.
 """
 
 from transformer_mt.explain.attention import AttentionMaps, attention_maps
