@@ -12,6 +12,7 @@ from transformer_mt import __version__
 from transformer_mt.cli.check import check
 from transformer_mt.cli.common import user_errors
 from transformer_mt.cli.decode import evaluate, translate
+from transformer_mt.cli.serve import serve
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -59,6 +60,7 @@ def _stderr(message: str) -> None:
 cli.add_command(translate)
 cli.add_command(evaluate)
 cli.add_command(check)
+cli.add_command(serve)
 
 
 def main() -> None:
