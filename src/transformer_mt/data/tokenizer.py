@@ -198,6 +198,14 @@ class Tokenizer:
         """The target pieces of one sentence, for inspection (``▁`` marks a word start)."""
         return self._target.encode(text, out_type=str)
 
+    def source_id_pieces(self, ids: Sequence[int]) -> list[str]:
+        """The source piece of each id, specials included (``<s>``, ``</s>``, ``<pad>``)."""
+        return [self._source.id_to_piece(int(i)) for i in ids]
+
+    def target_id_pieces(self, ids: Sequence[int]) -> list[str]:
+        """The target piece of each id, specials included (``<s>``, ``</s>``, ``<pad>``)."""
+        return [self._target.id_to_piece(int(i)) for i in ids]
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Tokenizer):
             return NotImplemented

@@ -109,6 +109,11 @@ def sequential_search(
     return results
 
 
+def greedy_choice(scores: torch.Tensor) -> torch.Tensor:
+    """The most probable token of each row: scores ``(A, V)`` -> ids ``(A,)``."""
+    return scores.argmax(dim=-1)
+
+
 @dataclass(frozen=True)
 class GreedySearch:
     """Always take the most probable next token (argmax)."""
@@ -116,7 +121,7 @@ class GreedySearch:
     def search(
         self, model: StepModel, src_ids: torch.Tensor, max_lengths: torch.Tensor
     ) -> list[list[Hypothesis]]:
-        return sequential_search(model, src_ids, max_lengths, lambda s: s.argmax(dim=-1))
+        return sequential_search(model, src_ids, max_lengths, greedy_choice)
 
 
 @dataclass(frozen=True)

@@ -171,7 +171,7 @@ class Translator:
         for start in tqdm(starts, unit="batch", disable=not progress, desc="translating"):
             chunk = order[start : start + batch_size]
             src_ids = pad_sequences([encoded[i] for i in chunk], self.model.config.pad_id)
-            limits = self._output_limits(src_ids, max_length_ratio, max_length_offset)
+            limits = self.output_limits(src_ids, max_length_ratio, max_length_offset)
             found = strategy.search(self.model, src_ids.to(self.device), limits)
             for index, result in zip(chunk, found, strict=True):
                 hypotheses[index] = result
@@ -229,7 +229,10 @@ class Translator:
             encoded.append([*ids[:limit], eos])
         return encoded, truncated
 
-    def _output_limits(self, src_ids: torch.Tensor, ratio: float, offset: int) -> torch.Tensor:
+    def output_limits(
+        self, src_ids: torch.Tensor, ratio: float = 2.0, offset: int = 10
+    ) -> torch.Tensor:
+        """Longest output per source: ``ratio * source_tokens + offset``. ``(B, S)`` -> ``(B,)``."""
         lengths = (src_ids != self.model.config.pad_id).sum(dim=1).float()  # (B,)
         limits = (lengths * ratio + offset).long().clamp(1, self.model.config.max_positions)
         return limits

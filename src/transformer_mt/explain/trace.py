@@ -1,0 +1,235 @@
+"""The autoregressive trace of the notes' inference example, recorded from the real searches.
+
+Greedy: at each step, the decoder input so far, the top-k next tokens with their probabilities
+and the chosen one. Beam: at each step, the ``2K`` best extensions the search considered, which
+became beams, which finished (with their length-penalised scores) and which were pruned.
+
+Both run the project's own search code (:func:`~transformer_mt.decoding.search.sequential_search`
+with the greedy choice, and :class:`~transformer_mt.decoding.beam.BeamSearch`), observed from the
+outside, so the trace is exactly what ``transformer-mt translate`` does.
+
+Shape letters: V target vocabulary, K beams.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import torch
+
+from transformer_mt.decoding.beam import BeamSearch, _Selection
+from transformer_mt.decoding.hypothesis import Hypothesis
+from transformer_mt.decoding.search import greedy_choice, sequential_search
+from transformer_mt.decoding.translator import Translator
+from transformer_mt.explain.inputs import as_batch, encode_source, source_pieces, target_pieces
+
+
+@dataclass(frozen=True)
+class TokenChoice:
+    token: str  # SentencePiece piece
+    token_id: int
+    probability: float  # the model's probability of this next token
+
+
+@dataclass(frozen=True)
+class GreedyStep:
+    step: int  # 1-based
+    decoder_input: list[str]  # <s> + the tokens chosen so far
+    top: list[TokenChoice]  # the top-k next tokens, most probable first
+    chosen: TokenChoice  # what greedy search took (the most probable)
+
+
+@dataclass(frozen=True)
+class DecodingTrace:
+    """Greedy decoding of one sentence, step by step."""
+
+    source_tokens: list[str]
+    steps: list[GreedyStep]
+    output_ids: list[int]  # the chosen ids (with </s> when the search finished)
+    translation: str
+    log_prob: float  # total log-probability of ``output_ids``
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@torch.inference_mode()
+def greedy_trace(
+    translator: Translator, source: str, top_k: int = 5, max_length: int | None = None
+) -> DecodingTrace:
+    """Greedy search on ``source`` with every step recorded.
+
+    ``max_length`` limits the output tokens (default: the translator's usual limit).
+    """
+    if top_k < 1:
+        raise ValueError(f"top_k must be at least 1, got {top_k}")
+    source_ids = encode_source(translator, source)
+    src = as_batch(source_ids, translator)  # (1, S)
+    limits = _limits(translator, src, max_length)
+    recorded: list[tuple[list[float], list[int], int]] = []
+
+    def choose(scores: torch.Tensor) -> torch.Tensor:  # (1, V) log-probs, <pad>/<s> blocked
+        chosen = greedy_choice(scores)  # (1,)
+        top = scores[0].topk(min(top_k, scores.shape[-1]))
+        recorded.append((top.values.exp().tolist(), top.indices.tolist(), int(chosen[0])))
+        return chosen
+
+    ((hypothesis,),) = sequential_search(translator.model, src, limits, choose)
+    config = translator.model.config
+    so_far = [config.bos_id]
+    steps = []
+    for number, (probabilities, ids, chosen_id) in enumerate(recorded, start=1):
+        top = _choices(translator, ids, probabilities)
+        chosen = next((c for c in top if c.token_id == chosen_id), None)
+        steps.append(GreedyStep(number, target_pieces(translator, so_far), top, chosen or top[0]))
+        so_far.append(chosen_id)
+    return DecodingTrace(
+        source_tokens=source_pieces(translator, source_ids),
+        steps=steps,
+        output_ids=list(hypothesis.tokens),
+        translation=translator.tokenizer.decode_target([list(hypothesis.tokens)])[0],
+        log_prob=hypothesis.log_prob,
+    )
+
+
+Fate = Literal["kept", "finished", "pruned"]
+
+
+@dataclass(frozen=True)
+class BeamCandidate:
+    tokens: list[str]  # the hypothesis after this step (without <s>)
+    log_prob: float  # its total log-probability
+    fate: Fate  # became a beam, finished with </s> (or at the length limit), or was dropped
+    score: float | None  # length-penalised score, for finished hypotheses
+
+
+@dataclass(frozen=True)
+class BeamStep:
+    step: int  # 1-based
+    candidates: list[BeamCandidate]  # the 2K best extensions of the live beams, best first
+
+    @property
+    def kept(self) -> list[BeamCandidate]:
+        return [c for c in self.candidates if c.fate == "kept"]
+
+
+@dataclass(frozen=True)
+class FinishedHypothesis:
+    tokens: list[str]
+    log_prob: float
+    score: float  # log_prob / len(tokens) ** length_penalty
+    finished: bool  # ended with </s> (False: cut at the length limit)
+
+
+@dataclass(frozen=True)
+class BeamTrace:
+    """Beam search on one sentence, step by step."""
+
+    source_tokens: list[str]
+    beam_size: int
+    length_penalty: float
+    steps: list[BeamStep]
+    finished: list[FinishedHypothesis]  # every finished hypothesis, best score first
+    best_ids: list[int]  # the search's result
+    translation: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class _ObservedBeamSearch(BeamSearch):
+    """The real :class:`BeamSearch`, recording each step's decisions as it makes them."""
+
+    records: list[tuple[list[tuple[tuple[int, ...], float]], set[tuple[int, ...]]]] = field(
+        default_factory=list, compare=False
+    )
+
+    def _advance(  # type: ignore[override]  # same signature; positional pass-through
+        self,
+        step: int,
+        alive: list[int],
+        limits: list[int],
+        top_scores: torch.Tensor,
+        source_beam: torch.Tensor,
+        token: torch.Tensor,
+        history: torch.Tensor,
+        finished: list[list[Hypothesis]],
+        eos_id: int,
+    ) -> _Selection:
+        selection = super()._advance(
+            step, alive, limits, top_scores, source_beam, token, history, finished, eos_id
+        )
+        # One sentence: row r of ``history`` is beam r, and the selection is that sentence's.
+        candidates = [
+            ((*history[beam].tolist(), tok), score)
+            for score, beam, tok in zip(
+                top_scores[0].tolist(), source_beam[0].tolist(), token[0].tolist(), strict=True
+            )
+            if score > float("-inf")
+        ]
+        kept = {
+            (*history[row].tolist(), tok)
+            for row, tok in zip(selection.rows, selection.tokens, strict=True)
+        }
+        self.records.append((candidates, kept))
+        return selection
+
+
+@torch.inference_mode()
+def beam_trace(
+    translator: Translator,
+    source: str,
+    beam_size: int = 4,
+    length_penalty: float = 1.0,
+    max_length: int | None = None,
+) -> BeamTrace:
+    """Beam search on ``source`` with every step's kept, finished and pruned candidates."""
+    # n_best = beam_size returns every finished hypothesis; the best is the same as with n_best=1.
+    search = _ObservedBeamSearch(
+        beam_size=beam_size, length_penalty=length_penalty, n_best=beam_size
+    )
+    source_ids = encode_source(translator, source)
+    src = as_batch(source_ids, translator)  # (1, S)
+    (hypotheses,) = search.search(translator.model, src, _limits(translator, src, max_length))
+    by_tokens = {h.tokens: h for h in hypotheses}
+    steps = []
+    for number, (candidates, kept) in enumerate(search.records, start=1):
+        rows = []
+        for ids, log_prob in candidates:
+            done = by_tokens.get(ids)
+            fate: Fate = "kept" if ids in kept else "finished" if done else "pruned"
+            pieces = target_pieces(translator, list(ids))
+            rows.append(BeamCandidate(pieces, log_prob, fate, done.score if done else None))
+        steps.append(BeamStep(number, rows))
+    return BeamTrace(
+        source_tokens=source_pieces(translator, source_ids),
+        beam_size=beam_size,
+        length_penalty=length_penalty,
+        steps=steps,
+        finished=[
+            FinishedHypothesis(
+                target_pieces(translator, list(h.tokens)), h.log_prob, h.score, h.finished
+            )
+            for h in hypotheses
+        ],
+        best_ids=list(hypotheses[0].tokens),
+        translation=translator.tokenizer.decode_target([list(hypotheses[0].tokens)])[0],
+    )
+
+
+def _limits(translator: Translator, src: torch.Tensor, max_length: int | None) -> torch.Tensor:
+    """The translator's output limit for ``src`` ``(1, S)``, or ``max_length``. -> ``(1,)``."""
+    if max_length is None:
+        return translator.output_limits(src)
+    if max_length < 1:
+        raise ValueError(f"max_length must be at least 1, got {max_length}")
+    return torch.tensor([max_length], device=src.device)
+
+
+def _choices(
+    translator: Translator, ids: list[int], probabilities: list[float]
+) -> list[TokenChoice]:
+    pieces = target_pieces(translator, ids)
+    return [TokenChoice(p, i, q) for p, i, q in zip(pieces, ids, probabilities, strict=True)]

@@ -1,0 +1,96 @@
+"""Decoding traces: what greedy and beam search really did, step by step."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from cli.toy_data import toy_pairs
+from transformer_mt.decoding.beam import BeamSearch
+from transformer_mt.decoding.checks import teacher_forced_log_prob
+from transformer_mt.decoding.translator import Translator
+from transformer_mt.explain.trace import beam_trace, greedy_trace
+
+SENTENCES = ["i like tea", *(source for source, _ in toy_pairs(4, seed=5))]
+
+
+@pytest.mark.parametrize("source", SENTENCES)
+def test_greedy_trace_chooses_the_greedy_translation(translator: Translator, source: str) -> None:
+    trace = greedy_trace(translator, source, top_k=3)
+    (expected,) = translator.translate_detailed([source], beam_size=1)
+    best = expected.candidates[0]
+    assert tuple(trace.output_ids) == best.tokens
+    assert [step.chosen.token_id for step in trace.steps] == list(best.tokens)
+    assert trace.translation == best.text
+    assert trace.log_prob == pytest.approx(best.log_prob, abs=1e-4)
+
+
+def test_greedy_steps_feed_back_the_chosen_tokens(translator: Translator) -> None:
+    trace = greedy_trace(translator, SENTENCES[1], top_k=4)
+    pieces = translator.tokenizer.target_id_pieces(trace.output_ids)
+    (source_ids,), _ = translator.encode_sources([SENTENCES[1]])
+    for index, step in enumerate(trace.steps):
+        assert step.decoder_input == ["<s>", *pieces[:index]]
+        probabilities = [choice.probability for choice in step.top]
+        assert len(step.top) == 4
+        assert probabilities == sorted(probabilities, reverse=True)
+        assert step.chosen == step.top[0]
+        # The shown probability is the teacher-forced one of that token after that prefix.
+        prefix = trace.output_ids[: index + 1]
+        gain = teacher_forced_log_prob(translator, source_ids, prefix) - (
+            teacher_forced_log_prob(translator, source_ids, prefix[:-1]) if index else 0.0
+        )
+        assert step.chosen.probability == pytest.approx(math.exp(gain), rel=1e-4)
+
+
+@pytest.mark.parametrize("beam_size", [2, 4])
+def test_beam_trace_ends_with_the_beam_search_result(
+    translator: Translator, beam_size: int
+) -> None:
+    for source in SENTENCES:
+        trace = beam_trace(translator, source, beam_size=beam_size)
+        (expected,) = translator.search([source], BeamSearch(beam_size=beam_size))
+        assert tuple(trace.best_ids) == expected.candidates[0].tokens
+        assert trace.translation == expected.text
+        scores = [h.score for h in trace.finished]
+        assert scores == sorted(scores, reverse=True)
+        assert scores[0] == pytest.approx(expected.candidates[0].score, abs=1e-5)
+        for hypothesis in trace.finished:
+            length_normalised = hypothesis.log_prob / len(hypothesis.tokens)
+            assert hypothesis.score == pytest.approx(length_normalised, rel=1e-6)
+
+
+def test_beam_steps_extend_the_kept_beams(translator: Translator) -> None:
+    trace = beam_trace(translator, SENTENCES[2], beam_size=3)
+    assert all(len(c.tokens) == 1 for c in trace.steps[0].candidates)
+    for before, after in zip(trace.steps, trace.steps[1:], strict=False):
+        kept = [c.tokens for c in before.kept]
+        assert 0 < len(kept) <= 3
+        assert len(after.candidates) <= 2 * 3
+        for candidate in after.candidates:
+            assert candidate.tokens[:-1] in kept
+        log_probs = [c.log_prob for c in after.candidates]
+        assert log_probs == sorted(log_probs, reverse=True)
+    finished = {tuple(h.tokens) for h in trace.finished}
+    marked = {tuple(c.tokens) for s in trace.steps for c in s.candidates if c.fate == "finished"}
+    assert marked == finished
+
+
+def test_one_beam_traces_the_greedy_path(translator: Translator) -> None:
+    greedy = greedy_trace(translator, SENTENCES[0])
+    beam = beam_trace(translator, SENTENCES[0], beam_size=1, length_penalty=0.0)
+    assert beam.best_ids == greedy.output_ids
+
+
+def test_traces_are_json(translator: Translator) -> None:
+    json.dumps(greedy_trace(translator, SENTENCES[0]).to_dict())
+    json.dumps(beam_trace(translator, SENTENCES[0]).to_dict())
+
+
+def test_bad_options_are_rejected(translator: Translator) -> None:
+    with pytest.raises(ValueError, match="top_k"):
+        greedy_trace(translator, "i like tea", top_k=0)
+    with pytest.raises(ValueError, match="max_length"):
+        beam_trace(translator, "i like tea", max_length=0)
