@@ -14,6 +14,8 @@ import pytest
 
 from serve.support import TEST_LIMITS, live_server
 from transformer_mt.decoding.translator import Translator
+from transformer_mt.explain.attention import attention_maps
+from transformer_mt.explain.trace import beam_trace, greedy_trace
 from transformer_mt.serve.app import create_app
 
 CHROMIUM = Path(os.environ.get("TRANSFORMER_MT_CHROMIUM", "/usr/bin/chromium"))
@@ -44,19 +46,41 @@ def page(base_url: str) -> Iterator[sync_api.Page]:
 
 
 @pytest.mark.parametrize(
-    ("mode", "options"),
-    [("beam", {"beam_size": 4}), ("greedy", {"beam_size": 1})],
+    ("mode", "sentence", "beam_size"),
+    [("beam", "we eat rice today", 4), ("greedy", "i like tea", 1)],
 )
-def test_typing_a_sentence_shows_its_translation(
-    page: sync_api.Page, translator: Translator, mode: str, options: dict[str, int]
+def test_a_translation_with_its_attention_figures_and_trace(
+    page: sync_api.Page, translator: Translator, mode: str, sentence: str, beam_size: int
 ) -> None:
-    sentence = "we eat rice today"
     page.check(f'input[name="mode"][value="{mode}"]')
     page.fill("#source", sentence)
     page.click("#translate")
-    expected = translator.translate([sentence], **options)[0]
-    sync_api.expect(page.locator("#translation")).to_have_text(expected)
-    assert page.locator("#error").is_hidden()
+    expected = translator.translate([sentence], beam_size=beam_size)[0]
+    expect = sync_api.expect
+    expect(page.locator("#translation")).to_have_text(expected)
+    expect(page.locator("#error")).to_be_hidden()
+
+    # The alignment: one cell per (output token, source token), labelled with the tokens.
+    maps = attention_maps(translator, sentence, expected)
+    rows, columns = maps.alignment.shape
+    expect(page.locator("#explain")).to_be_visible()
+    expect(page.locator("#alignment svg rect.cell")).to_have_count(rows * columns)
+    row_labels = page.locator("#alignment svg text.row-label").all_text_contents()
+    assert row_labels == maps.output_tokens
+    assert any("\u4e00" <= char <= "\u9fff" for char in "".join(row_labels))  # Chinese
+
+    # Per-head maps of the chosen attention and layer: one figure per head.
+    expect(page.locator("#heads figure")).to_have_count(maps.num_heads)
+    page.select_option("#map-kind", "encoder")
+    source_cells = len(maps.source_tokens) ** 2
+    expect(page.locator("#heads figure").first.locator("rect.cell")).to_have_count(source_cells)
+
+    # The trace of the search that was asked for: one table row per step, plus the header.
+    if mode == "beam":
+        steps = len(beam_trace(translator, sentence, beam_size=beam_size).steps)
+    else:
+        steps = len(greedy_trace(translator, sentence).steps)
+    expect(page.locator("#trace table tr")).to_have_count(steps + 1)
 
 
 def test_an_over_limit_sentence_shows_the_servers_message(page: sync_api.Page) -> None:

@@ -31,6 +31,7 @@ from transformer_mt.serve.limits import (
     Limits,
     check_beam_size,
     check_sentences,
+    check_text,
 )
 from transformer_mt.serve.schemas import (
     CandidateOut,
@@ -75,7 +76,7 @@ def create_app(
         max_wait_s=max_wait_s,
         max_batch_sentences=max_batch_sentences,
     )
-    explainer = Explainer.create(translator, worker)
+    explainer = Explainer(translator, worker)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -109,7 +110,6 @@ def create_app(
             model=model_name,
             max_source_tokens=translator.max_source_tokens,
             limits=limits.as_dict(),
-            explain=explainer is not None,
             batches=batcher.stats.decodes,
             requests=batcher.stats.requests,
             sentences=batcher.stats.sentences,
@@ -126,15 +126,15 @@ def create_app(
         results = await batcher.submit(request.sentences, options, mergeable=not options.sample)
         return translate_response(results)
 
-    if explainer is not None:
-
-        @app.post("/explain", responses=_ERRORS)
-        async def explain(request: ExplainRequest) -> dict[str, Any]:
-            """Attention maps (encoder, decoder self, cross, alignment) and the decoding trace."""
-            check_sentences([request.sentence], limits)
-            if request.search == "beam":
-                check_beam_size(request.beam_size, limits)
-            return await explainer.explain(request)
+    @app.post("/explain", responses=_ERRORS)
+    async def explain(request: ExplainRequest) -> dict[str, Any]:
+        """One sentence's attention maps (every layer and head, and the alignment) and the
+        step-by-step trace of greedy or beam search."""
+        check_text(request.sentence, limits, "sentence")
+        check_text(request.target or "", limits, "target")
+        if request.search == "beam":
+            check_beam_size(request.beam_size, limits)
+        return await explainer.explain(request)
 
     return app
 

@@ -7,41 +7,36 @@ worker thread and returns their ``to_dict()`` forms.
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
 from typing import Any
 
 from transformer_mt.decoding.translator import Translator
+from transformer_mt.explain.attention import attention_maps
+from transformer_mt.explain.trace import beam_trace, greedy_trace
 from transformer_mt.serve.batcher import ModelWorker
 from transformer_mt.serve.schemas import ExplainRequest
 
 
 @dataclass(frozen=True)
 class Explainer:
+    """Runs explanations on the model's worker thread, between the translation batches."""
+
     translator: Translator
     worker: ModelWorker
-
-    @classmethod
-    def create(cls, translator: Translator, worker: ModelWorker) -> Explainer | None:
-        """An explainer, or None where the explain package is not installed."""
-        if importlib.util.find_spec("transformer_mt.explain") is None:
-            return None
-        return cls(translator, worker)
 
     async def explain(self, request: ExplainRequest) -> dict[str, Any]:
         return await self.worker.run(explain_sentence, self.translator, request)
 
 
 def explain_sentence(translator: Translator, request: ExplainRequest) -> dict[str, Any]:
-    """``{"attention": AttentionMaps.to_dict(), "trace": trace.to_dict()}`` for one sentence."""
-    from transformer_mt.explain.attention import attention_maps
-    from transformer_mt.explain.trace import beam_trace, greedy_trace
+    """``{"attention": AttentionMaps.to_dict(), "trace": trace.to_dict()}`` for one sentence.
 
+    The attention maps are those of ``request.target`` (the translation the page shows) when
+    given, else of the model's greedy translation; the trace is of the requested search.
+    """
     if request.search == "beam":
         trace = beam_trace(translator, request.sentence, beam_size=request.beam_size)
     else:
         trace = greedy_trace(translator, request.sentence, top_k=request.top_k)
-    return {
-        "attention": attention_maps(translator, request.sentence).to_dict(),
-        "trace": trace.to_dict(),
-    }
+    maps = attention_maps(translator, request.sentence, request.target)
+    return {"attention": maps.to_dict(), "trace": trace.to_dict()}

@@ -65,13 +65,17 @@ def check_sentences(sentences: Sequence[str], limits: Limits) -> None:
             f"{len(sentences)} sentences; at most {limits.max_sentences} per request",
         )
     for index, sentence in enumerate(sentences):
-        if len(sentence) > limits.max_chars:
-            raise ApiError(
-                422,
-                "sentence_too_long",
-                f"sentences[{index}] has {len(sentence)} characters; "
-                f"at most {limits.max_chars} per sentence",
-            )
+        check_text(sentence, limits, f"sentences[{index}]")
+
+
+def check_text(text: str, limits: Limits, where: str) -> None:
+    """Raise :class:`ApiError` (422) when ``text`` (named ``where``) is over ``max_chars``."""
+    if len(text) > limits.max_chars:
+        raise ApiError(
+            422,
+            "sentence_too_long",
+            f"{where} has {len(text)} characters; at most {limits.max_chars} per sentence",
+        )
 
 
 def check_beam_size(beam_size: int, limits: Limits) -> None:

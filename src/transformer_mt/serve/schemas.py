@@ -7,7 +7,7 @@ size) are checked in :mod:`transformer_mt.serve.limits`, not here.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -61,7 +61,12 @@ class ExplainRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     sentence: str = Field(min_length=1, examples=["I like to drink tea."])
-    search: str = Field("greedy", pattern="^(greedy|beam)$", description="greedy | beam trace.")
+    target: str | None = Field(
+        None,
+        description="The translation whose attention to show (e.g. the one /translate gave); "
+        "default: the model's greedy translation.",
+    )
+    search: Literal["greedy", "beam"] = Field("greedy", description="Which search to trace.")
     beam_size: int = Field(4, ge=1, description="With search=beam.")
     top_k: int = Field(5, ge=1, le=20, description="Alternatives shown per greedy step.")
 
@@ -78,7 +83,6 @@ class HealthResponse(BaseModel):
     model: str
     max_source_tokens: int
     limits: dict[str, int]
-    explain: bool = Field(description="Whether /explain is available.")
     batches: int = Field(description="Decodes run so far (each serves one or more requests).")
     requests: int = Field(description="Translation requests answered so far.")
     sentences: int = Field(description="Sentences translated so far.")

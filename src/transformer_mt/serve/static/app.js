@@ -4,7 +4,6 @@
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 const $ = (id) => document.getElementById(id);
-let explainAvailable = false;
 let lastMaps = null;
 
 function element(tag, text, className) {
@@ -211,12 +210,15 @@ async function onTranslate(event) {
   button.disabled = true;
   showError("");
   try {
-    showTranslation(await postJson("/translate", requestBody(sentence)));
-    if (explainAvailable) {
-      const search = selectedMode() === "beam" ? "beam" : "greedy";
-      const body = { sentence, search, beam_size: Number($("beam-size").value) };
-      showExplanation(await postJson("/explain", body), search);
-    }
+    const answer = await postJson("/translate", requestBody(sentence));
+    showTranslation(answer);
+    // The attention maps of the translation shown; the trace of beam search in beam mode, else
+    // of greedy search (sampling draws differ run to run; greedy shows the probabilities).
+    const search = selectedMode() === "beam" ? "beam" : "greedy";
+    const body = {
+      sentence, target: answer.translations[0], search, beam_size: Number($("beam-size").value),
+    };
+    showExplanation(await postJson("/explain", body), search);
   } catch (error) {
     showError(error.message);
   } finally {
@@ -241,7 +243,6 @@ async function init() {
   try {
     const health = await (await fetch("/health")).json();
     $("model-name").textContent = `model: ${health.model}`;
-    explainAvailable = health.explain;
   } catch (error) {
     showError(`server not reachable: ${error.message}`);
   }
