@@ -1,4 +1,4 @@
-"""``python -m transformer_mt`` runs the command line."""
+"""``python -m transformer_mt`` (what ``torchrun -m transformer_mt train ...`` runs)."""
 
 from transformer_mt.cli.main import main
 

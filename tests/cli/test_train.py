@@ -42,9 +42,7 @@ def test_train_writes_a_complete_run_directory(toy_run: ToyRun) -> None:
 
     summary = json.loads((run / "summary.json").read_text())
     assert summary["steps"] == 60
-    assert summary["best_valid_bleu_greedy"] == max(
-        r["valid_bleu"] for r in valid if "valid_bleu" in r
-    )
+    assert summary["best_score"] == max(r["valid_bleu"] for r in valid if "valid_bleu" in r)
     assert "data: 300 train, 30 valid, 30 test pairs" in toy_run.train_stderr
     assert "trained 60 steps" in toy_run.train_stderr
 

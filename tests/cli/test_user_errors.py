@@ -48,7 +48,7 @@ def test_config_with_an_unknown_section(make_config: Callable[..., Path]) -> Non
         ("training.adam_betas=[0.9, 1.5]", ["adam_betas must be two numbers in [0, 1)"]),
         ("data.train=5", ["train must be list[str] | str | None, got 5"]),
         ("data.train=[a.en, b.zh, c.de]", ["data.train must be a TSV path or [source_file"]),
-        ("training.precision=fp16", ["training.precision must be one of ('fp32', 'bf16')"]),
+        ("training.precision=fp8", ["training.precision must be one of ('fp32', 'bf16', 'fp16')"]),
     ],
 )
 def test_bad_overrides(

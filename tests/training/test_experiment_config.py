@@ -100,7 +100,7 @@ def test_later_overrides_win(config_file: Path) -> None:
         ("model.num_heads=3", "model: d_model=32 is not divisible by num_heads=3"),
         ("model.dropout=1.5", "model: dropout must be in [0, 1)"),
         ("model.activation=swish", "model: activation must be one of ('relu', 'gelu')"),
-        ("training.precision=fp16", "training.precision must be one of ('fp32', 'bf16')"),
+        ("training.precision=fp8", "training.precision must be one of ('fp32', 'bf16', 'fp16')"),
         ("training.lr=-1", "training.lr must be positive, got -1.0"),
         ("training.max_steps=null", "set at least one of max_steps, max_epochs, max_minutes"),
         ("data.dataset=tatoeba-en-zh", "set only one of data.dataset and data.train"),

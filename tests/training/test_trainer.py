@@ -101,7 +101,7 @@ def test_trainer_learns_to_copy(tmp_path: Path) -> None:
     assert valid[-1]["valid_loss"] < valid[0]["valid_loss"]
     assert valid[-1]["valid_acc"] > 0.9  # teacher-forced token accuracy
     assert valid[-1]["valid_bleu"] > 80
-    assert state.best_bleu == max(r["valid_bleu"] for r in valid)
+    assert state.best_score == max(r["valid_bleu"] for r in valid)
     assert [r["step"] for r in records if r["kind"] == "train"] == [50, 100, 150, 200, 250, 300]
     assert len(reports) == 2
 
@@ -113,7 +113,7 @@ def test_trainer_learns_to_copy(tmp_path: Path) -> None:
     bleu_sources = held_out[: config.bleu_sentences]
     hypotheses = [" ".join(map(str, out)) for out in greedy_copies(best, bleu_sources)]
     references = [" ".join(map(str, s)) for s in bleu_sources]
-    assert corpus_scores(hypotheses, references).bleu == state.best_bleu
+    assert corpus_scores(hypotheses, references).bleu == state.best_score
 
 
 def test_ctrl_c_keeps_the_latest_weights(tmp_path: Path, monkeypatch) -> None:
@@ -141,19 +141,20 @@ def test_ctrl_c_keeps_the_latest_weights(tmp_path: Path, monkeypatch) -> None:
         device=torch.device("cpu"),
         report=lambda message: None,
     )
-    step = trainer._step
+    update = trainer.update
     calls = []
 
-    def interrupted_step(batch):  # type: ignore[no-untyped-def]
+    def interrupted_update(group):  # type: ignore[no-untyped-def]
         calls.append(1)
         if len(calls) == 3:
             raise KeyboardInterrupt
-        return step(batch)
+        return update(group)
 
-    monkeypatch.setattr(trainer, "_step", interrupted_step)
+    monkeypatch.setattr(trainer, "update", interrupted_update)
     with pytest.raises(KeyboardInterrupt):
         trainer.run()
     assert RunDir(tmp_path).require_weights() == tmp_path / "last.safetensors"
+    assert [p.name for p in (tmp_path / "checkpoints").iterdir()] == ["step-00000002.safetensors"]
     restored = Transformer(config)
     load_weights(restored, tmp_path / "last.safetensors")
     for mine, theirs in zip(model.parameters(), restored.parameters(), strict=True):

@@ -35,6 +35,11 @@ def decoding_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--seed", default=0, show_default=True, help="Random seed for --sample."),
         click.option("--batch-size", default=64, show_default=True, help="Sentences per batch."),
         click.option("--device", default="cpu", show_default=True, help="cpu | cuda | auto."),
+        click.option(
+            "--weights",
+            type=click.Path(dir_okay=False),
+            help="Weights file to use instead of RUN_DIR/model.safetensors (e.g. an average).",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
@@ -122,7 +127,7 @@ def translate(run_dir: str, n_best: int, scores: bool, **options: Any) -> None:
     search = _search_kwargs(options)
     if n_best < 1 or (n_best > search["beam_size"] and not search["sample"]):
         raise UserError(f"--n-best must be between 1 and --beam-size ({search['beam_size']})")
-    translator = Translator.load(run_dir, device=options["device"])
+    translator = Translator.load(run_dir, device=options["device"], weights=options["weights"])
     # Always UTF-8, whatever the terminal's locale: Chinese output must never fail to encode.
     out = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="\n", write_through=False)
     first = 0  # index of the chunk's first line
@@ -192,6 +197,7 @@ def evaluate(
         files=(Path(src), Path(ref)) if src and ref else None,
         output=Path(output) if output else None,
         device=options["device"],
+        weights=options["weights"],
         search=search,
         report=lambda message: click.echo(message, err=True),
     )

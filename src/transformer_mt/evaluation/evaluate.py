@@ -55,12 +55,13 @@ def evaluate_run(
     files: tuple[Path, Path] | None = None,
     output: Path | None = None,
     device: str = "cpu",
+    weights: str | None = None,
     search: dict[str, Any] | None = None,
     report: Callable[[str], None] = print,
 ) -> Scores:
     """Translate, score with sacreBLEU, and record the result in the run directory."""
     configure_cpu(None)
-    translator = Translator.load(run_dir, device=device)
+    translator = Translator.load(run_dir, device=device, weights=weights)
     sources, references = file_pairs(*files) if files else split_pairs(run_dir, split, report)
     options = search or {}
     report(f"translating {len(sources)} sentences ({_describe(options)})")

@@ -41,7 +41,7 @@ def atomic_write(path: Path, write: Callable[[str], None]) -> None:
 
 def save_weights(model: nn.Module, path: Path) -> None:
     """Save the model's parameters (tied tensors once) to a safetensors file, atomically."""
-    state = _unique_tensors(model)
+    state = unique_tensors(model)
     atomic_write(path, lambda tmp: save_file(state, tmp, metadata={"format": "pt"}))
 
 
@@ -49,8 +49,12 @@ def load_weights(model: nn.Module, path: Path) -> None:
     """Load weights saved by :func:`save_weights`; a mismatch is a clear :class:`UserError`."""
     if not path.is_file():
         raise UserError(f"{path}: no such weights file")
-    state = load_file(str(path))
-    expected = _unique_tensors(model)
+    apply_weights(model, load_file(str(path)), path)
+
+
+def apply_weights(model: nn.Module, state: dict[str, torch.Tensor], path: Path) -> None:
+    """Copy ``state`` into ``model``; missing, unexpected or mis-shaped tensors are an error."""
+    expected = unique_tensors(model)
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     if missing or unexpected:
@@ -67,7 +71,7 @@ def load_weights(model: nn.Module, path: Path) -> None:
     model.load_state_dict(state, strict=False)
 
 
-def _unique_tensors(model: nn.Module) -> dict[str, torch.Tensor]:
+def unique_tensors(model: nn.Module) -> dict[str, torch.Tensor]:
     """Parameters and persistent buffers, each shared tensor stored once under its first name."""
     seen: set[int] = set()
     out: dict[str, torch.Tensor] = {}

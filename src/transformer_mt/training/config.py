@@ -20,7 +20,8 @@ from transformer_mt.errors import ConfigError
 from transformer_mt.model.config import TransformerConfig
 
 DIRECTIONS = ("en-zh", "zh-en")
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("fp32", "bf16", "fp16")
+STOPPING_METRICS = ("valid_bleu", "valid_loss")
 _FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")  # also 5e-4, a str in YAML 1.1
 
 
@@ -78,6 +79,7 @@ class ModelConfig:
 @dataclass(frozen=True)
 class TrainingConfig:
     max_tokens: int = 4096  # padded tokens per batch (per side)
+    accumulate: int = 1  # batches per update (per process): the update sees accumulate x max_tokens
     max_steps: int | None = None  # stop after this many updates (null = no step limit)
     max_epochs: int | None = None  # stop after this many passes over the data
     max_minutes: float | None = None  # stop after this much wall-clock training time
@@ -89,7 +91,7 @@ class TrainingConfig:
     label_smoothing: float = 0.1
     clip_norm: float = 1.0  # gradient clipping by global norm (0 = off)
     ema_decay: float | None = None  # translate with an exponential moving average of the weights
-    precision: str = "bf16"  # bf16 autocast (fast on CPUs with AMX and on GPUs) or fp32
+    precision: str = "bf16"  # bf16 autocast (CPU, GPU) | fp16 (GPU, loss scaling) | fp32
     device: str = "auto"  # auto | cpu | cuda
     threads: int | None = None  # CPU threads (null = all cores)
     seed: int = 1
@@ -97,6 +99,11 @@ class TrainingConfig:
     bleu_every: int = 1000  # steps between validation BLEU checks (0 = only at the end)
     bleu_sentences: int = 500  # validation sentences decoded for BLEU during training
     log_every: int = 50  # steps between metrics log lines
+    checkpoint_every: int | None = None  # steps between checkpoints (null = validate_every)
+    keep_last: int = 2  # resumable checkpoints kept in checkpoints/ (older ones are deleted)
+    best_metric: str = "valid_bleu"  # model.safetensors = best by: valid_bleu | valid_loss
+    patience: int | None = None  # stop after this many checks of best_metric without improvement
+    tensorboard: bool = True  # also write TensorBoard event files to RUN_DIR/tensorboard
 
     def __post_init__(self) -> None:
         _positive(self.max_tokens, "training.max_tokens")
@@ -119,8 +126,18 @@ class TrainingConfig:
             raise ConfigError(f"training.precision must be one of {PRECISIONS}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ConfigError("training.device must be auto, cpu or cuda")
-        for name in ("validate_every", "bleu_sentences", "log_every"):
+        for name in ("validate_every", "bleu_sentences", "log_every", "accumulate", "keep_last"):
             _positive(getattr(self, name), f"training.{name}")
+        if self.checkpoint_every is not None:
+            _positive(self.checkpoint_every, "training.checkpoint_every")
+        if self.best_metric not in STOPPING_METRICS:
+            raise ConfigError(f"training.best_metric must be one of {STOPPING_METRICS}")
+        if self.patience is not None:
+            _positive(self.patience, "training.patience")
+
+    @property
+    def checkpoint_interval(self) -> int:
+        return self.checkpoint_every or self.validate_every
 
 
 @dataclass(frozen=True)

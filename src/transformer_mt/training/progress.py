@@ -9,24 +9,38 @@ from tqdm.auto import tqdm
 from transformer_mt.training.config import TrainingConfig
 
 if TYPE_CHECKING:
-    from transformer_mt.training.trainer import TrainState
+    from transformer_mt.training.state import TrainState
 
 
 class Progress:
     """tqdm over update steps. With a time budget the total is re-estimated from the step rate,
     so the ETA is that of the budget (or of the step/epoch limit, whichever comes first)."""
 
-    def __init__(self, config: TrainingConfig, batches_per_epoch: int) -> None:
+    def __init__(
+        self,
+        config: TrainingConfig,
+        updates_per_epoch: int,
+        *,
+        initial: int = 0,
+        enabled: bool = True,
+    ) -> None:
         self.config = config
-        self.batches_per_epoch = batches_per_epoch
-        self.bar = tqdm(total=self._total(0, 0.0), unit="step", dynamic_ncols=True, smoothing=0.05)
+        self.updates_per_epoch = updates_per_epoch
+        self.bar = tqdm(
+            total=self._total(0, 0.0),
+            initial=initial,
+            unit="step",
+            dynamic_ncols=True,
+            smoothing=0.05,
+            disable=not enabled,
+        )
 
     def _total(self, step: int, elapsed: float) -> int | None:
         limits = []
         if self.config.max_steps is not None:
             limits.append(self.config.max_steps)
         if self.config.max_epochs is not None:
-            limits.append(self.config.max_epochs * self.batches_per_epoch)
+            limits.append(self.config.max_epochs * self.updates_per_epoch)
         if self.config.max_minutes is not None and step > 0 and elapsed > 0:
             limits.append(int(step / elapsed * self.config.max_minutes * 60))
         return min(limits) if limits else None

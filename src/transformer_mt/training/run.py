@@ -25,8 +25,11 @@ from transformer_mt.training.config import (
     transformer_config,
     with_absolute_paths,
 )
+from transformer_mt.training.distributed import Workers, start_workers, stop_workers
 from transformer_mt.training.encoded import EncodedCorpus
-from transformer_mt.training.trainer import Trainer, TrainState
+from transformer_mt.training.resume import check_model_matches, check_resumable, latest_snapshot
+from transformer_mt.training.state import TrainState
+from transformer_mt.training.trainer import Trainer
 
 Report = Callable[[str], None]
 
@@ -66,24 +69,63 @@ def prepare_run_dir(config: ExperimentConfig, *, overwrite: bool) -> RunDir:
     if run.path.is_dir() and any(run.path.iterdir()):  # only with overwrite, checked above
         shutil.rmtree(run.path)
     run.path.mkdir(parents=True, exist_ok=True)
+    write_config(run, config)
+    return run
+
+
+def write_config(run: RunDir, config: ExperimentConfig) -> None:
     run.config_file.write_text(
         "# Resolved configuration of this run (all defaults filled in).\n"
         + yaml.safe_dump(config.to_dict(), sort_keys=False, allow_unicode=True),
         encoding="utf-8",
     )
-    return run
 
 
 def train(
-    config: ExperimentConfig, *, overwrite: bool = False, report: Report = print
+    config: ExperimentConfig,
+    *,
+    overwrite: bool = False,
+    resume: bool = False,
+    report: Report = print,
 ) -> TrainState:
-    """Prepare data and tokenizer, train the model, and leave everything in ``config.run_dir``."""
+    """Prepare data and tokenizer, train the model, and leave everything in ``config.run_dir``.
+
+    With ``resume``, continue the run in ``config.run_dir`` from its latest checkpoint: the
+    tokenizer is reused and the model and data must match the run's; training settings (step and
+    time budgets, validation schedule, patience) may differ. Under ``torchrun`` each process is a
+    worker of a data-parallel run; rank 0 writes the run directory.
+    """
     config = with_absolute_paths(config)
     training = config.training
     configure_cpu(training.threads)
-    torch.manual_seed(training.seed)
     device = resolve_device(training.device)
-    check_run_dir(config, overwrite=overwrite)
+    workers = start_workers(device)
+    if workers.distributed and device.type == "cuda":
+        device = torch.device("cuda", workers.local_rank)
+    if not workers.is_main:
+        report = _silent
+    try:
+        return _train(config, device, workers, overwrite=overwrite, resume=resume, report=report)
+    finally:
+        stop_workers(workers)
+
+
+def _train(
+    config: ExperimentConfig,
+    device: torch.device,
+    workers: Workers,
+    *,
+    overwrite: bool,
+    resume: bool,
+    report: Report,
+) -> TrainState:
+    training = config.training
+    torch.manual_seed(training.seed)  # the same initial weights on every worker
+    run = RunDir(Path(config.run_dir))
+    if resume:
+        check_resumable(run, config)
+    else:
+        check_run_dir(config, overwrite=overwrite)
     started = time.perf_counter()
     # Read (and validate) the data before touching the run directory, so that a data error
     # leaves no half-made run behind that the corrected command would refuse to overwrite.
@@ -92,17 +134,23 @@ def train(
         report(TATOEBA_CREDIT)
     if not splits.valid:
         raise UserError("the validation split is empty")
-    run = prepare_run_dir(config, overwrite=overwrite)
     report(
         f"data: {len(splits.train)} train, {len(splits.valid)} valid, {len(splits.test)} test pairs"
     )
-    tokenizer = Tokenizer.train(
-        splits.train,
-        run.tokenizer_dir,
-        vocab_size=config.data.vocab_size,
-        joint=config.data.joint_vocab,
-        report=report,
-    )
+    if workers.is_main:
+        if resume:
+            write_config(run, config)
+        else:
+            prepare_run_dir(config, overwrite=overwrite)
+            Tokenizer.train(
+                splits.train,
+                run.tokenizer_dir,
+                vocab_size=config.data.vocab_size,
+                joint=config.data.joint_vocab,
+                report=report,
+            )
+    workers.barrier()
+    tokenizer = Tokenizer.load(run.tokenizer_dir)
     train_data = EncodedCorpus.from_pairs(tokenizer, splits.train, config.data.max_length)
     valid_data = EncodedCorpus.from_pairs(tokenizer, splits.valid)
     if train_data.dropped:
@@ -111,14 +159,50 @@ def train(
     model_config = transformer_config(
         config.model, tokenizer.source_vocab_size, tokenizer.target_vocab_size, tokenizer.joint
     )
-    run.write_model_config(model_config)
+    if resume:
+        check_model_matches(run, model_config)
+    elif workers.is_main:
+        run.write_model_config(model_config)
     model = Transformer(model_config)
+    if workers.rank > 0:  # a dropout stream of its own for each worker
+        torch.manual_seed(training.seed + 7919 * workers.rank)
     parameters = sum(p.numel() for p in model.parameters())
     report(
         f"model: {parameters / 1e6:.2f}M parameters, {device}, {training.precision}, "
-        f"{torch.get_num_threads()} threads; preparation took {time.perf_counter() - started:.1f}s"
+        f"{torch.get_num_threads()} threads, {workers.world_size} worker(s); "
+        f"preparation took {time.perf_counter() - started:.1f}s"
     )
-    translator = Translator(model, tokenizer, device)
+    trainer = Trainer(
+        model,
+        train_data,
+        valid_data,
+        training,
+        run_path=run.path,
+        translate=_validation_translator(Translator(model, tokenizer, device), config),
+        valid_pairs=splits.valid,
+        device=device,
+        report=report,
+        workers=workers,
+    )
+    if resume:
+        path, snapshot = latest_snapshot(run, report)
+        trainer.restore(snapshot, path)
+        report(f"resuming {run.path} at step {trainer.state.step} (epoch {trainer.state.epoch})")
+    state = trainer.run()
+    if workers.is_main:
+        write_summary(run, state, training.best_metric)
+    report(f"trained {state.step} steps in {state.elapsed / 60:.1f} min; run directory: {run.path}")
+    return state
+
+
+def _silent(_: str) -> None:
+    pass
+
+
+def _validation_translator(
+    translator: Translator, config: ExperimentConfig
+) -> Callable[[list[str]], list[str]]:
+    """Greedy decoding of validation sentences, for BLEU during training."""
     evaluation = config.evaluation
 
     def translate(sentences: list[str]) -> list[str]:
@@ -130,25 +214,19 @@ def train(
             batch_size=128,
         )
 
-    trainer = Trainer(
-        model,
-        train_data,
-        valid_data,
-        training,
-        run_path=run.path,
-        translate=translate,
-        valid_pairs=splits.valid,
-        device=device,
-        report=report,
-    )
-    state = trainer.run()
+    return translate
+
+
+def write_summary(run: RunDir, state: TrainState, best_metric: str) -> None:
     summary = {
         "steps": state.step,
         "epochs": state.epoch,
         "train_seconds": round(state.elapsed, 1),
         "target_tokens_per_s": round(state.target_tokens / max(state.elapsed, 1e-9), 1),
-        "best_valid_bleu_greedy": state.best_bleu,
+        "padding_fraction": round(state.padding_fraction, 4),
+        "best_metric": best_metric,
+        "best_step": state.best_step,
+        "best_score": state.best_score,
+        "stopped_early": state.stopped_early,
     }
     (run.path / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    report(f"trained {state.step} steps in {state.elapsed / 60:.1f} min; run directory: {run.path}")
-    return state

@@ -1,57 +1,50 @@
-"""Teacher-forced training: one parallel forward pass per batch, label-smoothed cross-entropy.
+"""The training loop: updates, validation, early stopping, checkpoints, resume, logging.
 
-Shape letters: B sentences, S source length, T target length + 1, D model width, N real tokens.
+Training is teacher forcing (``training/step.py``): one parallel forward pass per batch. Around it
+this module keeps the run trustworthy over hours: the best weights by a validation metric in
+``model.safetensors``, the last few resumable checkpoints in ``checkpoints/`` (written
+atomically), and a data position and random state that let ``--resume`` continue exactly.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import random
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch.nn.attention import SDPBackend, sdpa_kernel
+from torch.nn.parallel import DistributedDataParallel
 
-from transformer_mt.data.batching import Batch, token_budget_batches
+from transformer_mt.data.batching import token_budget_batches
 from transformer_mt.evaluation.metrics import corpus_scores
 from transformer_mt.model.transformer import Transformer
 from transformer_mt.training.averaging import WeightAverage
-from transformer_mt.training.checkpoint import save_weights
+from transformer_mt.training.checkpoint import apply_weights, save_weights, unique_tensors
 from transformer_mt.training.config import TrainingConfig
+from transformer_mt.training.distributed import Workers
 from transformer_mt.training.encoded import EncodedCorpus
-from transformer_mt.training.loss import LossOutput, projection_cross_entropy
+from transformer_mt.training.metrics_log import MetricsLog
 from transformer_mt.training.progress import Progress
 from transformer_mt.training.schedule import inverse_sqrt_factor
+from transformer_mt.training.snapshot import (
+    Snapshot,
+    checkpoint_path,
+    prune_checkpoints,
+    save_snapshot,
+)
+from transformer_mt.training.state import TrainState, improved, rng_from_json, rng_to_json
+from transformer_mt.training.step import (
+    TeacherForcing,
+    UpdateResult,
+    accumulate_gradients,
+    autocast,
+    teacher_forced_loss,
+)
 
 Report = Callable[[str], None]
-
-
-@dataclass
-class TrainState:
-    step: int = 0
-    epoch: int = 0
-    elapsed: float = 0.0  # seconds spent training (validation excluded)
-    target_tokens: int = 0
-    best_bleu: float = -1.0
-
-
-def teacher_forced_loss(
-    model: Transformer, batch: Batch, label_smoothing: float
-) -> tuple[LossOutput, int]:
-    """Summed loss over the batch's real target tokens, all positions in one pass."""
-    memory = model.encode(batch.src_ids)  # (B, S, D)
-    hidden = model.decode(batch.tgt_in_ids, memory, batch.src_ids)  # (B, T, D)
-    real = batch.tgt_out_ids != batch.pad_id  # (B, T)
-    # Padding rows never reach the vocabulary projection: that is most of the step's work.
-    output = projection_cross_entropy(
-        hidden[real], model.output_projection.weight, batch.tgt_out_ids[real], label_smoothing
-    )  # over (N, D)
-    return output, int(real.sum())
 
 
 class Trainer:
@@ -69,15 +62,22 @@ class Trainer:
         valid_pairs: list[tuple[str, str]],
         device: torch.device,
         report: Report = print,
+        workers: Workers | None = None,
     ) -> None:
         self.model = model.to(device)
         self.train_data, self.valid_data = train, valid
+        self.lengths = train.lengths()
         self.config = config
         self.run_path = run_path
         self.translate = translate
         self.bleu_pairs = valid_pairs[: config.bleu_sentences]
         self.device = device
         self.report = report
+        self.workers = workers or Workers()
+        self.loss_module: torch.nn.Module = TeacherForcing(model, config.label_smoothing)
+        if self.workers.distributed:
+            ids = [device.index] if device.type == "cuda" else None
+            self.loss_module = DistributedDataParallel(self.loss_module, device_ids=ids)
         self.optimizer = torch.optim.Adam(
             model.parameters(),
             lr=config.lr,
@@ -88,90 +88,164 @@ class Trainer:
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda step: inverse_sqrt_factor(step + 1, config.warmup_steps)
         )
+        self.scaler = torch.amp.GradScaler(device.type) if config.precision == "fp16" else None
         self.average = WeightAverage(model, config.ema_decay) if config.ema_decay else None
         self.state = TrainState()
         self.rng = random.Random(config.seed)
+        self.resumed_at: int | None = None
+        self.bleu_step: int | None = None  # step of the latest validation with BLEU
+        self.saved_step: int | None = None  # step of the latest checkpoint
+        self.log: MetricsLog | None = None
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.run_path / "checkpoints"
 
     # -- the loop ----------------------------------------------------------------------------
     def run(self) -> TrainState:
-        config, state = self.config, self.state
-        progress = Progress(config, self.train_data.num_batches(config.max_tokens))
-        batches = self._batches()
+        config, state, workers = self.config, self.state, self.workers
+        if workers.is_main:
+            self.log = MetricsLog(
+                self.run_path, tensorboard=config.tensorboard, resumed_at=self.resumed_at
+            )
+        per_update = config.accumulate * workers.world_size
+        updates_per_epoch = math.ceil(self.train_data.num_batches(config.max_tokens) / per_update)
+        progress = Progress(config, updates_per_epoch, initial=state.step, enabled=workers.is_main)
+        updates = self._updates(per_update)
         try:
-            while True:
-                # Training time includes building the batch; validation is not counted.
-                started = time.perf_counter()
-                batch = next(batches, None)
-                if batch is None:
+            while not self._finished():
+                started = time.perf_counter()  # training time includes building the batches
+                group = next(updates, None)
+                if group is None:
                     break
-                loss, tokens = self._step(batch)
+                result = self.update(group)
                 state.elapsed += time.perf_counter() - started
                 state.step += 1
-                state.target_tokens += tokens
-                progress.update(state, loss / max(tokens, 1), self.scheduler.get_last_lr()[0])
+                state.target_tokens += result.tokens
+                loss = result.nll / max(result.tokens, 1)
+                progress.update(state, loss, self.scheduler.get_last_lr()[0])
                 if state.step % config.log_every == 0:
-                    self._log({"loss": loss / max(tokens, 1), "tokens": tokens}, kind="train")
-                if self._finished():
-                    break
-                bleu_due = config.bleu_every > 0 and state.step % config.bleu_every == 0
-                if bleu_due or state.step % config.validate_every == 0:
-                    self.validate(with_bleu=bleu_due)
+                    self._log({"loss": loss, "tokens": result.tokens}, kind="train")
+                if config.max_steps is not None and state.step >= config.max_steps:
+                    break  # the final validation and checkpoint follow the loop
+                self._maybe_validate()
+                if state.step % config.checkpoint_interval == 0:
+                    self.save_checkpoint()
         except KeyboardInterrupt:
-            # Keep what was learned: Ctrl-C leaves the latest weights in last.safetensors.
-            save_weights(self.model, self.run_path / "last.safetensors")
-            self.report(f"interrupted at step {state.step}; weights saved to last.safetensors")
+            # Keep what was learned: Ctrl-C leaves a resumable checkpoint of the last update.
+            if workers.is_main:
+                self.save_checkpoint()
+                self.report(f"interrupted at step {state.step}; resume with --resume")
             raise
         finally:
             progress.close()
-        self.validate(with_bleu=True)
+        if self.bleu_step != state.step:
+            self.validate(with_bleu=True)
+        if self.saved_step != state.step:
+            self.save_checkpoint()
+        if self.log is not None:
+            self.log.close()
         return state
 
-    def _batches(self) -> Iterator[Batch]:
-        config = self.config
-        while config.max_epochs is None or self.state.epoch < config.max_epochs:
-            self.state.epoch += 1
-            for indices in token_budget_batches(
-                self.train_data.lengths(), config.max_tokens, self.rng
-            ):
-                yield self.train_data.batch(indices).to(self.device)
+    def _updates(self, per_update: int) -> Iterator[list[list[int]]]:
+        """Groups of ``per_update`` batches (as corpus indices), across epoch boundaries."""
+        group: list[list[int]] = []
+        for indices in self._batch_indices():
+            group.append(indices)
+            if len(group) == per_update:
+                yield group
+                group = []
+        if len(group) >= self.workers.world_size:  # every worker needs at least one batch
+            yield group
 
-    def _finished(self) -> bool:
-        config, state = self.config, self.state
-        if config.max_steps is not None and state.step >= config.max_steps:
-            return True
-        return config.max_minutes is not None and state.elapsed >= config.max_minutes * 60
+    def _batch_indices(self) -> Iterator[list[int]]:
+        """Batches in a seeded order per epoch; resumes mid-epoch from the saved position."""
+        state, config = self.state, self.config
+        while True:
+            if state.batch_in_epoch == 0:
+                if config.max_epochs is not None and state.epoch >= config.max_epochs:
+                    return
+                state.epoch += 1
+                state.epoch_rng = rng_to_json(self.rng)
+            else:  # resuming: replay this epoch's shuffle, then skip what was consumed
+                assert state.epoch_rng is not None
+                rng_from_json(self.rng, state.epoch_rng)
+            order = token_budget_batches(self.lengths, config.max_tokens, self.rng)
+            for position in range(state.batch_in_epoch, len(order)):
+                state.batch_in_epoch = position + 1
+                yield order[position]
+            state.batch_in_epoch = 0
 
-    def _step(self, batch: Batch) -> tuple[float, int]:
+    def update(self, group: list[list[int]]) -> UpdateResult:
+        """One optimizer update over a group of batches (this worker takes its share)."""
         self.model.train()
-        with self._autocast():
-            output, tokens = teacher_forced_loss(self.model, batch, self.config.label_smoothing)
-        (output.loss / max(tokens, 1)).backward()
-        if self.config.clip_norm > 0:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip_norm)
-        self.optimizer.step()
+        workers = self.workers
+        total_tokens = sum(self.lengths[i][1] for indices in group for i in indices)
+        self._count_cells(group)
+        mine = [
+            self.train_data.batch(indices).to(self.device)
+            for position, indices in enumerate(group)
+            if workers.owns(position)
+        ]
+        nll = accumulate_gradients(
+            self.loss_module,
+            mine,
+            total_tokens=total_tokens,
+            scale=float(workers.world_size),
+            device=self.device,
+            precision=self.config.precision,
+            scaler=self.scaler,
+        )
+        self._optimizer_step()
+        (nll,) = workers.sum([nll])
+        return UpdateResult(nll=nll, tokens=total_tokens)
+
+    def _count_cells(self, group: list[list[int]]) -> None:
+        for indices in group:
+            lengths = [self.lengths[i] for i in indices]
+            width = max(s for s, _ in lengths) + max(t for _, t in lengths)
+            self.state.padded_cells += width * len(lengths)
+            self.state.real_cells += sum(s + t for s, t in lengths)
+
+    def _optimizer_step(self) -> None:
+        clip = self.config.clip_norm
+        if self.scaler is not None:
+            self.scaler.unscale_(self.optimizer)
+        if clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
+        if self.scaler is not None:
+            self.scaler.step(self.optimizer)  # skipped when the gradients overflowed
+            self.scaler.update()
+        else:
+            self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
         if self.average is not None:
             self.average.update()
-        return float(output.nll), tokens
 
-    def _autocast(self) -> contextlib.AbstractContextManager[None]:
-        stack = contextlib.ExitStack()
-        if self.config.precision == "bf16":
-            stack.enter_context(torch.autocast(self.device.type, dtype=torch.bfloat16))
-        if self.device.type == "cpu":
-            # For short sentences the explicit (math) attention is ~3x faster than the CPU flash
-            # kernel, whose bf16 backward dominated the step in profiles on this hardware.
-            stack.enter_context(sdpa_kernel([SDPBackend.MATH]))
-        return stack
+    def _finished(self) -> bool:
+        """Step, time or patience limits, as rank 0 sees them (workers follow rank 0)."""
+        config, state = self.config, self.state
+        done = state.stopped_early
+        if config.max_steps is not None and state.step >= config.max_steps:
+            done = True
+        if config.max_minutes is not None and state.elapsed >= config.max_minutes * 60:
+            done = True
+        return self.workers.agree(done)
 
-    # -- validation --------------------------------------------------------------------------
+    # -- validation and early stopping -------------------------------------------------------
+    def _maybe_validate(self) -> None:
+        config, step = self.config, self.state.step
+        bleu_due = config.bleu_every > 0 and step % config.bleu_every == 0
+        if bleu_due or step % config.validate_every == 0:
+            self.validate(with_bleu=bleu_due)
+
     @torch.inference_mode()
     def validation_loss(self) -> tuple[float, float]:
         """Per-token negative log-likelihood and accuracy on the whole validation set."""
         self.model.eval()
         nll, correct, tokens = 0.0, 0.0, 0
-        with self._autocast():
+        with autocast(self.device, self.config.precision):
             for indices in token_budget_batches(self.valid_data.lengths(), self.config.max_tokens):
                 batch = self.valid_data.batch(indices).to(self.device)
                 output, count = teacher_forced_loss(self.model, batch, 0.0)
@@ -181,13 +255,16 @@ class Trainer:
         return nll / max(tokens, 1), correct / max(tokens, 1)
 
     def validate(self, *, with_bleu: bool) -> None:
-        """Validation loss (and BLEU) of the averaged weights when averaging is on."""
-        with self.average.applied() if self.average else contextlib.nullcontext():
-            self._validate(with_bleu=with_bleu)
-        save_weights(self.model, self.run_path / "last.safetensors")
+        """Validation on rank 0 (of the averaged weights when averaging is on)."""
+        if self.workers.is_main:
+            with self.average.applied() if self.average else contextlib.nullcontext():
+                self._validate(with_bleu=with_bleu)
+        if with_bleu:
+            self.bleu_step = self.state.step
+        self.workers.barrier()
 
     def _validate(self, *, with_bleu: bool) -> None:
-        state = self.state
+        state, config = self.state, self.config
         loss, accuracy = self.validation_loss()
         record = {"valid_loss": loss, "valid_ppl": math.exp(min(loss, 50)), "valid_acc": accuracy}
         if with_bleu:
@@ -195,23 +272,87 @@ class Trainer:
             scores = corpus_scores(hypotheses, [target for _, target in self.bleu_pairs])
             record["valid_bleu"] = scores.bleu
             record["valid_chrf"] = scores.chrf
-            if scores.bleu >= state.best_bleu:
-                state.best_bleu = scores.bleu
-                save_weights(self.model, self.run_path / "model.safetensors")
         self._log(record, kind="valid")
         shown = "  ".join(f"{k}={v:.3f}" for k, v in record.items())
         self.report(f"step {state.step} epoch {state.epoch}: {shown}")
+        score = record.get(config.best_metric)
+        if score is None:
+            return
+        if improved(config.best_metric, score, state.best_score):
+            state.best_score, state.best_step = score, state.step
+            state.checks_without_improvement = 0
+            save_weights(self.model, self.run_path / "model.safetensors")
+            return
+        state.checks_without_improvement += 1
+        if config.patience is not None and state.checks_without_improvement >= config.patience:
+            state.stopped_early = True
+            self.report(
+                f"early stop: {config.best_metric} has not improved for {config.patience} "
+                f"checks (best {state.best_score:.3f} at step {state.best_step})"
+            )
 
     def _log(self, values: dict[str, float], *, kind: str) -> None:
+        if self.log is None:
+            return
         state = self.state
-        record = {
-            "kind": kind,
-            "step": state.step,
-            "epoch": state.epoch,
-            "elapsed_s": round(state.elapsed, 2),
-            "lr": self.scheduler.get_last_lr()[0],
-            "tokens_per_s": state.target_tokens / max(state.elapsed, 1e-9),
-            **values,
+        self.log.write(
+            {
+                "kind": kind,
+                "step": state.step,
+                "epoch": state.epoch,
+                "elapsed_s": round(state.elapsed, 2),
+                "lr": self.scheduler.get_last_lr()[0],
+                "tokens_per_s": state.target_tokens / max(state.elapsed, 1e-9),
+                "padding": state.padding_fraction,
+                **values,
+            }
+        )
+
+    # -- checkpoints -------------------------------------------------------------------------
+    def snapshot(self) -> Snapshot:
+        """Everything needed to continue exactly from here (collective: all workers call it)."""
+        rng = {
+            f"torch.{rank}": t for rank, t in enumerate(self.workers.gather(torch.get_rng_state()))
         }
-        with (self.run_path / "metrics.jsonl").open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(record) + "\n")
+        if self.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        return Snapshot(
+            model=unique_tensors(self.model),
+            optimizer=self.optimizer.state_dict(),
+            scheduler=self.scheduler.state_dict(),
+            state=self.state.to_dict(),
+            rng=rng,
+            average=self.average.average if self.average else None,
+            average_updates=self.average.updates if self.average else 0,
+            scaler=self.scaler.state_dict() if self.scaler else None,
+        )
+
+    def save_checkpoint(self) -> None:
+        snapshot = self.snapshot()
+        if self.workers.is_main:
+            path = checkpoint_path(self.checkpoints_dir, self.state.step)
+            save_snapshot(path, snapshot)
+            save_weights(self.model, self.run_path / "last.safetensors")
+            prune_checkpoints(self.checkpoints_dir, self.config.keep_last)
+        self.saved_step = self.state.step
+        self.workers.barrier()
+
+    def restore(self, snapshot: Snapshot, source: Path) -> None:
+        """Continue from ``snapshot``: weights, optimizer, schedule, data position, RNGs."""
+        apply_weights(self.model, snapshot.model, source)
+        self.optimizer.load_state_dict(snapshot.optimizer)
+        self.scheduler.load_state_dict(snapshot.scheduler)
+        self.state = TrainState.from_dict(snapshot.state)
+        rank_rng = snapshot.rng.get(f"torch.{self.workers.rank}")
+        if rank_rng is not None:
+            torch.set_rng_state(rank_rng)
+        if "cuda" in snapshot.rng and self.device.type == "cuda":
+            torch.cuda.set_rng_state(snapshot.rng["cuda"], self.device)
+        if self.average is not None and snapshot.average is not None:
+            with torch.no_grad():
+                for mine, saved in zip(self.average.average, snapshot.average, strict=True):
+                    mine.copy_(saved)
+            self.average.updates = snapshot.average_updates
+        if self.scaler is not None and snapshot.scaler:
+            self.scaler.load_state_dict(snapshot.scaler)
+        self.resumed_at = self.saved_step = self.state.step

@@ -1,0 +1,97 @@
+"""The metrics of a run, written three ways: JSONL (every field), CSV (fixed columns, for
+spreadsheets) and TensorBoard event files (``tensorboard --logdir RUN_DIR/tensorboard``)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+CSV_COLUMNS = (
+    "kind",
+    "step",
+    "epoch",
+    "elapsed_s",
+    "lr",
+    "tokens_per_s",
+    "loss",
+    "tokens",
+    "padding",
+    "valid_loss",
+    "valid_ppl",
+    "valid_acc",
+    "valid_bleu",
+    "valid_chrf",
+)
+SCALARS = ("loss", "lr", "tokens_per_s", "padding", *CSV_COLUMNS[9:])
+
+
+class MetricsLog:
+    """Appends records to ``metrics.jsonl`` and ``metrics.csv``; mirrors scalars to TensorBoard.
+
+    Appending (never rewriting) keeps the history of a resumed run; records past the step a run
+    resumes from are dropped first by :func:`truncate_after`.
+    """
+
+    def __init__(self, run_path: Path, *, tensorboard: bool, resumed_at: int | None = None) -> None:
+        self.jsonl = run_path / "metrics.jsonl"
+        self.csv = run_path / "metrics.csv"
+        if resumed_at is not None:
+            truncate_after(run_path, resumed_at)
+        self.writer = _summary_writer(run_path / "tensorboard", resumed_at) if tensorboard else None
+
+    def write(self, record: dict[str, Any]) -> None:
+        with self.jsonl.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record) + "\n")
+        new_file = not self.csv.exists()
+        with self.csv.open("a", encoding="utf-8", newline="") as handle:
+            writer = csv.DictWriter(handle, CSV_COLUMNS, extrasaction="ignore")
+            if new_file:
+                writer.writeheader()
+            writer.writerow(record)
+        if self.writer is not None:
+            prefix = "train" if record["kind"] == "train" else "valid"
+            for name in SCALARS:
+                if name in record:
+                    tag = name if name.startswith("valid_") else f"{prefix}/{name}"
+                    self.writer.add_scalar(tag, record[name], record["step"])
+            self.writer.flush()
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def read_metrics(path: Path) -> list[dict[str, Any]]:
+    """The records of a ``metrics.jsonl`` file (a torn last line from a killed run is skipped)."""
+    if not path.is_file():
+        return []
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return records
+
+
+def truncate_after(run_path: Path, step: int) -> None:
+    """Drop logged records after ``step`` (work a resumed run will redo)."""
+    jsonl = run_path / "metrics.jsonl"
+    kept = [r for r in read_metrics(jsonl) if r["step"] <= step]
+    jsonl.write_text("".join(json.dumps(r) + "\n" for r in kept), encoding="utf-8")
+    with (run_path / "metrics.csv").open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, CSV_COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(kept)
+
+
+def _summary_writer(directory: Path, resumed_at: int | None) -> Any:
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # the tensorboard package is missing
+        return None
+    # purge_step hides events a resumed run is about to log again.
+    purge = resumed_at + 1 if resumed_at is not None else None
+    return SummaryWriter(str(directory), purge_step=purge)
