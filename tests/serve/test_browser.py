@@ -87,3 +87,28 @@ def test_an_over_limit_sentence_shows_the_servers_message(page: sync_api.Page) -
     page.fill("#source", "tea " * 60)  # 240 characters, above the test limit of 200
     page.click("#translate")
     sync_api.expect(page.locator("#error")).to_contain_text("at most 200 per sentence")
+
+
+def test_sampling_uses_the_pages_options(page: sync_api.Page, translator: Translator) -> None:
+    sentence = "they read a new book"
+    page.check('input[name="mode"][value="sample"]')
+    page.fill("#temperature", "1.5")
+    page.fill("#seed", "11")
+    page.fill("#source", sentence)
+    page.click("#translate")
+    expected = translator.translate([sentence], sample=True, temperature=1.5, top_p=0.9, seed=11)
+    sync_api.expect(page.locator("#translation")).to_have_text(expected[0])
+
+
+def test_chinese_input_is_shown_in_the_figures(page: sync_api.Page, translator: Translator) -> None:
+    sentence = "我喝茶"  # the toy model's joint vocabulary covers the Chinese side too
+    page.check('input[name="mode"][value="greedy"]')
+    page.fill("#source", sentence)
+    page.click("#translate")
+    expected = translator.translate([sentence], beam_size=1)[0]
+    sync_api.expect(page.locator("#translation")).to_have_text(expected)
+    maps = attention_maps(translator, sentence, expected)
+    sync_api.expect(page.locator("#alignment svg text.column-label")).to_have_text(
+        maps.source_tokens
+    )
+    assert "茶" in "".join(maps.source_tokens)
