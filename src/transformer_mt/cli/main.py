@@ -1,4 +1,4 @@
-"""``transformer-mt``: train, average, plot, translate, evaluate, check, explain.
+"""``transformer-mt``: train, average, plot, translate, evaluate, check, explain, serve.
 
 User mistakes (bad files, unknown config keys, missing run directories) print one line
 ``error: ...`` on stderr and exit with status 2; they never show a traceback.
@@ -12,6 +12,7 @@ from transformer_mt import __version__
 from transformer_mt.cli.check import check
 from transformer_mt.cli.decode import evaluate, translate
 from transformer_mt.cli.explain import explain
+from transformer_mt.cli.serve import serve
 from transformer_mt.cli.training import average, plot, train
 
 
@@ -35,6 +36,7 @@ cli.add_command(translate)
 cli.add_command(evaluate)
 cli.add_command(check)
 cli.add_command(explain)
+cli.add_command(serve)
 
 
 def main() -> None:

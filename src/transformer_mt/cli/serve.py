@@ -1,0 +1,82 @@
+"""``transformer-mt serve``: the REST API and web page (needs the ``serve`` extra)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from transformer_mt.cli.common import user_errors
+from transformer_mt.errors import UserError
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, help="Port to listen on.")
+@click.option("--device", default="cpu", show_default=True, help="cpu | cuda | auto.")
+@click.option("--threads", type=int, default=None, help="Torch threads (default: all cores).")
+@click.option("--max-chars", default=1000, show_default=True, help="Characters per sentence.")
+@click.option("--max-sentences", default=64, show_default=True, help="Sentences per request.")
+@click.option("--max-body-bytes", default=256 * 1024, show_default=True, help="Request size.")
+@click.option("--max-beam-size", default=16, show_default=True, help="Widest beam allowed.")
+@click.option(
+    "--batch-wait-ms",
+    default=5.0,
+    show_default=True,
+    help="How long a request waits for others to decode with.",
+)
+@click.option("--batch-sentences", default=64, show_default=True, help="Sentences per decode.")
+@user_errors
+def serve(
+    run_dir: str,
+    host: str,
+    port: int,
+    device: str,
+    threads: int | None,
+    max_chars: int,
+    max_sentences: int,
+    max_body_bytes: int,
+    max_beam_size: int,
+    batch_wait_ms: float,
+    batch_sentences: int,
+) -> None:
+    """Serve RUN_DIR's model: POST /translate, GET /health, /docs, and a web page at /.
+
+    Listens on 127.0.0.1 only unless --host says otherwise. Concurrent requests are decoded
+    together (micro-batching). Over-limit requests get a 4xx JSON error; sources longer than
+    the model's maximum length are truncated and flagged in the answer.
+
+    \b
+    Example:
+      transformer-mt serve runs/quickstart --port 8000
+      curl -s localhost:8000/translate -H 'content-type: application/json' \\
+          -d '{"sentences": ["Hello world"], "beam_size": 4}'
+    """
+    from transformer_mt.serve import require_serve_extra
+
+    require_serve_extra()
+    import uvicorn
+
+    from transformer_mt.decoding.translator import Translator
+    from transformer_mt.runtime import configure_cpu
+    from transformer_mt.serve.app import create_app
+    from transformer_mt.serve.limits import Limits
+
+    try:
+        limits = Limits(max_chars, max_sentences, max_body_bytes, max_beam_size)
+    except ValueError as error:
+        raise UserError(str(error)) from None
+    if batch_wait_ms < 0 or batch_sentences < 1:
+        raise UserError("--batch-wait-ms must be >= 0 and --batch-sentences >= 1")
+    configure_cpu(threads)
+    translator = Translator.load(run_dir, device=device)
+    app = create_app(
+        translator,
+        limits=limits,
+        model_name=Path(run_dir).resolve().name,
+        max_wait_s=batch_wait_ms / 1000,
+        max_batch_sentences=batch_sentences,
+    )
+    click.echo(f"serving {run_dir} on http://{host}:{port}/ (API docs at /docs)", err=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning")

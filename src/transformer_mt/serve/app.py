@@ -1,0 +1,206 @@
+"""The FastAPI application: ``POST /translate``, ``POST /explain``, ``GET /health``, the page.
+
+``create_app(translator)`` builds it; ``transformer-mt serve`` runs it with uvicorn. Decoding
+goes through :class:`Translator` on one worker thread, fed by the :class:`MicroBatcher`. Every
+error is a JSON body ``{"error": KIND, "message": TEXT}``: 400 malformed JSON, 413 body too
+large, 422 invalid or over-limit request, 503 queue full, 500 a failure inside the server
+(logged; the server keeps serving).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib import resources
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from transformer_mt import __version__
+from transformer_mt.decoding.translator import Translation, Translator, make_strategy
+from transformer_mt.errors import UserError
+from transformer_mt.serve.batcher import MicroBatcher, ModelWorker, OverloadedError
+from transformer_mt.serve.explain import Explainer
+from transformer_mt.serve.limits import (
+    ApiError,
+    BodySizeLimit,
+    Limits,
+    check_beam_size,
+    check_sentences,
+    check_text,
+)
+from transformer_mt.serve.schemas import (
+    CandidateOut,
+    DecodingOptions,
+    ErrorResponse,
+    ExplainRequest,
+    HealthResponse,
+    TranslateRequest,
+    TranslateResponse,
+)
+
+STATIC_DIR = resources.files("transformer_mt.serve") / "static"
+logger = logging.getLogger("transformer_mt.serve")
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse, "description": description}
+    for status, description in [
+        (400, "Malformed JSON."),
+        (413, "Request body too large."),
+        (422, "Invalid request or over a limit."),
+        (503, "Too many sentences waiting."),
+    ]
+}
+
+
+def create_app(
+    translator: Translator,
+    *,
+    limits: Limits | None = None,
+    model_name: str = "model",
+    max_wait_s: float = 0.005,
+    max_batch_sentences: int = 64,
+) -> FastAPI:
+    """The application serving ``translator`` (see the module docstring for the endpoints)."""
+    limits = limits or Limits()
+    worker = ModelWorker()
+    batcher: MicroBatcher[DecodingOptions, Translation] = MicroBatcher(
+        lambda sentences, options: translator.translate_detailed(
+            sentences, **options.search_kwargs()
+        ),
+        worker,
+        max_wait_s=max_wait_s,
+        max_batch_sentences=max_batch_sentences,
+    )
+    explainer = Explainer(translator, worker)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        batcher.start()
+        try:
+            yield
+        finally:
+            await batcher.stop()
+            worker.close()
+
+    app = FastAPI(
+        title="transformer-mt",
+        version=__version__,
+        description="Translate with a trained Transformer model and look inside it.",
+        lifespan=lifespan,
+    )
+    app.state.batcher = batcher
+    app.add_middleware(BodySizeLimit, max_bytes=limits.max_body_bytes)
+    _add_error_handlers(app)
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> FileResponse:
+        return FileResponse(str(STATIC_DIR / "index.html"))
+
+    @app.get("/health")
+    async def health() -> HealthResponse:
+        """Liveness, the model's limits and the batching counters."""
+        return HealthResponse(
+            status="ok",
+            model=model_name,
+            max_source_tokens=translator.max_source_tokens,
+            limits=limits.as_dict(),
+            batches=batcher.stats.decodes,
+            requests=batcher.stats.requests,
+            sentences=batcher.stats.sentences,
+        )
+
+    @app.post("/translate", responses=_ERRORS)
+    async def translate(request: TranslateRequest) -> TranslateResponse:
+        """Translate sentences; concurrent requests with the same options are decoded together.
+
+        Sentences longer than the model's maximum length are truncated to it (``truncated``).
+        """
+        check_sentences(request.sentences, limits)
+        options = decoding_options(request, limits)
+        results = await batcher.submit(request.sentences, options, mergeable=not options.sample)
+        return translate_response(results)
+
+    @app.post("/explain", responses=_ERRORS)
+    async def explain(request: ExplainRequest) -> dict[str, Any]:
+        """One sentence's attention maps (every layer and head, and the alignment) and the
+        step-by-step trace of greedy or beam search."""
+        check_text(request.sentence, limits, "sentence")
+        check_text(request.target or "", limits, "target")
+        if request.search == "beam":
+            check_beam_size(request.beam_size, limits)
+        return await explainer.explain(request)
+
+    return app
+
+
+def decoding_options(request: TranslateRequest, limits: Limits) -> DecodingOptions:
+    """The request's decoding options, checked against the server's limits and each other."""
+    options = DecodingOptions.model_validate(request.model_dump(exclude={"sentences"}))
+    if not options.sample:
+        check_beam_size(options.beam_size, limits)
+    try:
+        make_strategy(**options.search_kwargs())  # the Translator's own consistency checks
+    except ValueError as error:
+        raise ApiError(422, "invalid_options", str(error)) from None
+    return options
+
+
+def translate_response(results: list[Translation]) -> TranslateResponse:
+    best = [result.candidates[0] if result.candidates else None for result in results]
+    return TranslateResponse(
+        translations=[result.text for result in results],
+        scores=[candidate.score if candidate else None for candidate in best],
+        truncated=[result.truncated for result in results],
+        candidates=[
+            [CandidateOut(text=c.text, score=c.score, log_prob=c.log_prob) for c in r.candidates]
+            for r in results
+        ],
+    )
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, error: ApiError) -> JSONResponse:
+        return JSONResponse(error.body(), status_code=error.status)
+
+    @app.exception_handler(UserError)
+    async def user_error(_: Request, error: UserError) -> JSONResponse:
+        return JSONResponse({"error": "invalid_request", "message": str(error)}, status_code=422)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, error: RequestValidationError) -> JSONResponse:
+        problems = error.errors()
+        if any(problem["type"] == "json_invalid" for problem in problems):
+            return JSONResponse(
+                {"error": "bad_json", "message": "the request body is not valid JSON"},
+                status_code=400,
+            )
+        return JSONResponse(
+            {"error": "invalid_request", "message": describe_validation(problems)},
+            status_code=422,
+        )
+
+    @app.exception_handler(OverloadedError)
+    async def overloaded(_: Request, error: OverloadedError) -> JSONResponse:
+        return JSONResponse({"error": "overloaded", "message": str(error)}, status_code=503)
+
+    @app.exception_handler(Exception)
+    async def internal(_: Request, error: Exception) -> JSONResponse:
+        logger.exception("request failed", exc_info=error)
+        message = f"internal error ({type(error).__name__}); the server keeps running"
+        return JSONResponse({"error": "internal_error", "message": message}, status_code=500)
+
+
+def describe_validation(problems: Any) -> str:
+    """``beam_size: Input should be a valid integer; sentences: Field required``."""
+    parts = []
+    for problem in list(problems)[:5]:
+        where = ".".join(str(part) for part in problem["loc"] if part != "body") or "body"
+        parts.append(f"{where}: {problem['msg']}")
+    return "; ".join(parts)

@@ -1,0 +1,88 @@
+"""The JSON the server reads and writes, as pydantic models (they also make the ``/docs`` page).
+
+Types are strict: ``"beam_size": "4"`` or ``"sentences": "text"`` is a 422 error, never coerced.
+Limits that the operator sets at start-up (characters per sentence, sentences per request, beam
+size) are checked in :mod:`transformer_mt.serve.limits`, not here.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class DecodingOptions(BaseModel):
+    """How to decode; the defaults are the command line's (beam search, 4 beams)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    beam_size: int = Field(4, ge=1, description="1 = greedy search.")
+    length_penalty: float = Field(1.0, ge=0.0, description="Beam score = log-prob / len**penalty.")
+    n_best: int = Field(1, ge=1, description="Candidates per sentence (at most beam_size).")
+    sample: bool = Field(False, description="Sample tokens instead of searching.")
+    temperature: float = Field(1.0, gt=0.0, description="With sample.")
+    top_k: int = Field(0, ge=0, description="With sample; 0 = off.")
+    top_p: float = Field(1.0, gt=0.0, le=1.0, description="With sample; 1 = off.")
+    seed: int = Field(0, ge=0, description="Random seed for sample (same seed, same output).")
+
+    def search_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of ``Translator.translate_detailed`` / ``make_strategy``."""
+        return self.model_dump()
+
+
+class TranslateRequest(DecodingOptions):
+    """Sentences to translate and, optionally, how."""
+
+    sentences: list[str] = Field(
+        description="Source sentences; an empty string gives an empty translation.",
+        examples=[["Hello world", "I like to drink tea."]],
+    )
+
+
+class CandidateOut(BaseModel):
+    text: str
+    score: float = Field(description="Ranking score (length-normalised for beam search).")
+    log_prob: float = Field(description="Total log-probability of the output tokens.")
+
+
+class TranslateResponse(BaseModel):
+    translations: list[str] = Field(description="The best translation of each sentence.")
+    scores: list[float | None] = Field(description="Score of each best translation (null: empty).")
+    truncated: list[bool] = Field(
+        description="The sentence was longer than the model's maximum length and was cut to it."
+    )
+    candidates: list[list[CandidateOut]] = Field(description="n_best candidates per sentence.")
+
+
+class ExplainRequest(BaseModel):
+    """One sentence to look inside."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    sentence: str = Field(min_length=1, examples=["I like to drink tea."])
+    target: str | None = Field(
+        None,
+        description="The translation whose attention to show (e.g. the one /translate gave); "
+        "default: the model's greedy translation.",
+    )
+    search: Literal["greedy", "beam"] = Field("greedy", description="Which search to trace.")
+    beam_size: int = Field(4, ge=1, description="With search=beam.")
+    top_k: int = Field(5, ge=1, le=20, description="Alternatives shown per greedy step.")
+
+
+class ErrorResponse(BaseModel):
+    """Every 4xx/5xx answer."""
+
+    error: str = Field(description="A machine-readable kind, e.g. 'too_many_sentences'.")
+    message: str = Field(description="What was wrong, for people.")
+
+
+class HealthResponse(BaseModel):
+    status: str
+    model: str
+    max_source_tokens: int
+    limits: dict[str, int]
+    batches: int = Field(description="Decodes run so far (each serves one or more requests).")
+    requests: int = Field(description="Translation requests answered so far.")
+    sentences: int = Field(description="Sentences translated so far.")
