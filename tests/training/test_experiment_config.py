@@ -8,11 +8,14 @@ import pytest
 import yaml
 
 from transformer_mt.errors import ConfigError
+from transformer_mt.model import Transformer
 from transformer_mt.training.config import (
     ExperimentConfig,
     ModelConfig,
     config_from_dict,
     load_config,
+    preset_names,
+    transformer_config,
 )
 
 QUICKSTART = Path(__file__).resolve().parents[2] / "configs" / "quickstart.yaml"
@@ -157,3 +160,25 @@ def test_quickstart_preset_loads() -> None:
     assert (config.model.d_model, config.model.num_heads) == (256, 4)
     assert config.training.max_minutes == 16.0
     assert config.training.precision == "bf16"
+
+
+@pytest.mark.parametrize("name", preset_names())
+def test_every_preset_loads_and_builds_its_model(name: str) -> None:
+    config = load_config(name)
+    model = Transformer(transformer_config(config.model, 8000, 8000, joint=True))
+    assert sum(p.numel() for p in model.parameters()) > 1_000_000
+
+
+def test_base_preset_is_transformer_base_and_small_stops_early() -> None:
+    model = load_config("base").model
+    shape = (model.d_model, model.num_encoder_layers, model.num_decoder_layers)
+    assert (*shape, model.num_heads, model.d_ff, model.norm_position) == (
+        512,
+        6,
+        6,
+        8,
+        2048,
+        "post",
+    )
+    training = load_config("small").training
+    assert training.patience is not None and training.keep_last >= 5
