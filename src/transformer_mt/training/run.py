@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -97,7 +98,7 @@ def train(
     """
     config = with_absolute_paths(config)
     training = config.training
-    configure_cpu(training.threads)
+    configure_cpu(training.threads or threads_per_worker())
     device = resolve_device(training.device)
     workers = start_workers(device)
     if workers.distributed and device.type == "cuda":
@@ -193,6 +194,14 @@ def _train(
         write_summary(run, state, training.best_metric)
     report(f"trained {state.step} steps in {state.elapsed / 60:.1f} min; run directory: {run.path}")
     return state
+
+
+def threads_per_worker() -> int | None:
+    """Under torchrun, the cores shared out among this machine's workers (None: all cores)."""
+    local_workers = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    if local_workers <= 1:
+        return None
+    return max(1, (os.cpu_count() or 1) // local_workers)
 
 
 def _silent(_: str) -> None:
