@@ -31,10 +31,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F  # noqa: N812
 from safetensors.torch import load_model, save_model
 
-from transformer_mt.data.batching import Batch, token_budget_batches
+from hf_peer import marian, marian_loss
+from transformer_mt.data.batching import token_budget_batches
 from transformer_mt.data.tokenizer import Tokenizer
 from transformer_mt.decoding.translator import Translator
 from transformer_mt.evaluation.metrics import corpus_scores
@@ -59,19 +59,11 @@ def our_model(config: ExperimentConfig, tokenizer: Tokenizer) -> Transformer:
 
 
 def hf_model(config: ExperimentConfig, tokenizer: Tokenizer) -> torch.nn.Module:
-    import transformers
-
-    model, vocab = config.model, tokenizer.target_vocab_size
-    marian = transformers.MarianConfig(
-        vocab_size=vocab, decoder_vocab_size=vocab, d_model=model.d_model,
-        encoder_layers=model.num_encoder_layers, decoder_layers=model.num_decoder_layers,
-        encoder_attention_heads=model.num_heads, decoder_attention_heads=model.num_heads,
-        encoder_ffn_dim=model.d_ff, decoder_ffn_dim=model.d_ff, dropout=model.dropout,
-        attention_dropout=0.0, activation_dropout=0.0, max_position_embeddings=256,
-        scale_embedding=True, pad_token_id=0, eos_token_id=3, decoder_start_token_id=2,
-        share_encoder_decoder_embeddings=True, tie_word_embeddings=True,
+    model = config.model
+    return marian(
+        tokenizer.target_vocab_size, model.d_model, model.num_encoder_layers, model.num_heads,
+        model.d_ff, model.dropout,
     )  # fmt: skip
-    return transformers.MarianMTModel(marian)
 
 
 def our_trainer(
@@ -97,23 +89,15 @@ def hf_trainer(
 
     def step(indices: list[int]) -> int:
         model.train()
-        batch: Batch = corpus.batch(indices)
+        batch = corpus.batch(indices)
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            logits = model(
-                input_ids=batch.src_ids,
-                attention_mask=batch.src_ids != 0,
-                decoder_input_ids=batch.tgt_in_ids,
-            ).logits
-            loss = F.cross_entropy(
-                logits.reshape(-1, logits.shape[-1]).float(), batch.tgt_out_ids.reshape(-1),
-                ignore_index=0, label_smoothing=training.label_smoothing,
-            )  # fmt: skip
+            loss = marian_loss(model, batch, training.label_smoothing)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), training.clip_norm)
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
-        return int((batch.tgt_out_ids != 0).sum())
+        return batch.num_target_tokens
 
     return step
 

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F  # noqa: N812
 
+from hf_peer import marian, marian_loss
 from transformer_mt.model import Transformer, TransformerConfig
 from transformer_mt.runtime import configure_cpu
 from transformer_mt.training.config import TrainingConfig
@@ -109,39 +109,20 @@ def our_step(size: dict[str, int], precision: str, corpus: EncodedCorpus) -> tup
 
 
 def hf_step(size: dict[str, int], precision: str, corpus: EncodedCorpus) -> Step:
-    import transformers
-
-    vocab = size["vocab"]
-    config = transformers.MarianConfig(
-        vocab_size=vocab, decoder_vocab_size=vocab, d_model=size["d_model"],
-        encoder_layers=size["layers"], decoder_layers=size["layers"],
-        encoder_attention_heads=size["heads"], decoder_attention_heads=size["heads"],
-        encoder_ffn_dim=size["d_ff"], decoder_ffn_dim=size["d_ff"], dropout=0.1,
-        attention_dropout=0.0, activation_dropout=0.0, max_position_embeddings=512,
-        scale_embedding=True, pad_token_id=0, eos_token_id=3, decoder_start_token_id=2,
-        share_encoder_decoder_embeddings=True, tie_word_embeddings=True,
-    )  # fmt: skip
     torch.manual_seed(0)
-    model = transformers.MarianMTModel(config).train()
+    model = marian(size["vocab"], size["d_model"], size["layers"], size["heads"], size["d_ff"], 0.1)
+    model.train()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, betas=(0.9, 0.98), eps=1e-9)
     batch = corpus.batch(list(range(SENTENCES)))
     device = torch.device("cpu")
 
     def step() -> int:
         with autocast(device, precision):
-            logits = model(
-                input_ids=batch.src_ids,
-                attention_mask=batch.src_ids != 0,
-                decoder_input_ids=batch.tgt_in_ids,
-            ).logits
-            loss = F.cross_entropy(
-                logits.reshape(-1, vocab).float(), batch.tgt_out_ids.reshape(-1),
-                ignore_index=0, label_smoothing=0.1,
-            )  # fmt: skip
+            loss = marian_loss(model, batch, label_smoothing=0.1)
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-        return int((batch.tgt_out_ids != 0).sum())
+        return SENTENCES * LENGTH
 
     return step
 
