@@ -12,15 +12,16 @@ from transformer_mt.data.batching import Batch
 def marian(
     vocab: int, d_model: int, layers: int, heads: int, d_ff: int, dropout: float
 ) -> torch.nn.Module:
-    """A randomly initialised post-norm MarianMTModel with our special ids (pad 0, <s> 2, </s> 3)
-    and tied embeddings."""
+    """A randomly initialised post-norm ReLU MarianMTModel with our special ids (pad 0, <s> 2,
+    </s> 3) and tied embeddings (Marian's default activation would be GELU)."""
     import transformers
 
     config = transformers.MarianConfig(
         vocab_size=vocab, decoder_vocab_size=vocab, d_model=d_model, encoder_layers=layers,
         decoder_layers=layers, encoder_attention_heads=heads, decoder_attention_heads=heads,
         encoder_ffn_dim=d_ff, decoder_ffn_dim=d_ff, dropout=dropout, attention_dropout=0.0,
-        activation_dropout=0.0, max_position_embeddings=512, scale_embedding=True,
+        activation_dropout=0.0, activation_function="relu", max_position_embeddings=512,
+        scale_embedding=True,
         pad_token_id=0, eos_token_id=3, decoder_start_token_id=2,
         share_encoder_decoder_embeddings=True, tie_word_embeddings=True,
     )  # fmt: skip
