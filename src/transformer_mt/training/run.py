@@ -125,7 +125,7 @@ def _train(
     run = RunDir(Path(config.run_dir))
     if resume:
         check_resumable(run, config)
-    else:
+    elif workers.is_main:  # the others would see the directory rank 0 is making
         check_run_dir(config, overwrite=overwrite)
     started = time.perf_counter()
     # Read (and validate) the data before touching the run directory, so that a data error

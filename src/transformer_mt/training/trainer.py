@@ -14,6 +14,7 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
@@ -45,6 +46,7 @@ from transformer_mt.training.step import (
 )
 
 Report = Callable[[str], None]
+Position = tuple[int, int, list[Any] | None]  # epoch, batches consumed in it, its batch-order RNG
 
 
 class Trainer:
@@ -115,10 +117,15 @@ class Trainer:
         try:
             while not self._finished():
                 started = time.perf_counter()  # training time includes building the batches
-                group = next(updates, None)
-                if group is None:
+                item = next(updates, None)
+                if item is None:
                     break
+                group, position = item
                 result = self.update(group)
+                # The update is done: only now does the data position move past its batches, so
+                # an interruption mid-update resumes with the same batches.
+                state.epoch, state.batch_in_epoch, state.epoch_rng = position
+                self._count_cells(group)
                 state.elapsed += time.perf_counter() - started
                 state.step += 1
                 state.target_tokens += result.tokens
@@ -134,7 +141,7 @@ class Trainer:
         except KeyboardInterrupt:
             # Keep what was learned: Ctrl-C leaves a resumable checkpoint of the last update.
             if workers.is_main:
-                self.save_checkpoint()
+                self.save_checkpoint(collective=not workers.distributed)
                 self.report(f"interrupted at step {state.step}; resume with --resume")
             raise
         finally:
@@ -147,41 +154,47 @@ class Trainer:
             self.log.close()
         return state
 
-    def _updates(self, per_update: int) -> Iterator[list[list[int]]]:
-        """Groups of ``per_update`` batches (as corpus indices), across epoch boundaries."""
+    def _updates(self, per_update: int) -> Iterator[tuple[list[list[int]], Position]]:
+        """Groups of ``per_update`` batches (as corpus indices), across epoch boundaries, each
+        with the data position just after it."""
         group: list[list[int]] = []
-        for indices in self._batch_indices():
+        position: Position | None = None
+        for indices, position in self._batch_indices():
             group.append(indices)
             if len(group) == per_update:
-                yield group
+                yield group, position
                 group = []
-        if len(group) >= self.workers.world_size:  # every worker needs at least one batch
-            yield group
+        if position is not None and len(group) >= self.workers.world_size:
+            yield group, position  # every worker needs at least one batch
 
-    def _batch_indices(self) -> Iterator[list[int]]:
-        """Batches in a seeded order per epoch; resumes mid-epoch from the saved position."""
-        state, config = self.state, self.config
+    def _batch_indices(self) -> Iterator[tuple[list[int], Position]]:
+        """Batches in a seeded order per epoch, from the state's data position on (mid-epoch on
+        resume); each with the position after it: (epoch, batches consumed, epoch's RNG)."""
+        config = self.config
+        epoch, consumed, epoch_rng = (
+            self.state.epoch,
+            self.state.batch_in_epoch,
+            self.state.epoch_rng,
+        )
         while True:
-            if state.batch_in_epoch == 0:
-                if config.max_epochs is not None and state.epoch >= config.max_epochs:
+            if consumed == 0:
+                if config.max_epochs is not None and epoch >= config.max_epochs:
                     return
-                state.epoch += 1
-                state.epoch_rng = rng_to_json(self.rng)
+                epoch, epoch_rng = epoch + 1, rng_to_json(self.rng)
             else:  # resuming: replay this epoch's shuffle, then skip what was consumed
-                assert state.epoch_rng is not None
-                rng_from_json(self.rng, state.epoch_rng)
+                assert epoch_rng is not None
+                rng_from_json(self.rng, epoch_rng)
             order = token_budget_batches(self.lengths, config.max_tokens, self.rng)
-            for position in range(state.batch_in_epoch, len(order)):
-                state.batch_in_epoch = position + 1
-                yield order[position]
-            state.batch_in_epoch = 0
+            for index in range(consumed, len(order)):
+                position = (epoch, index + 1, epoch_rng)
+                yield order[index], position
+            consumed = 0
 
     def update(self, group: list[list[int]]) -> UpdateResult:
         """One optimizer update over a group of batches (this worker takes its share)."""
         self.model.train()
         workers = self.workers
         total_tokens = sum(self.lengths[i][1] for indices in group for i in indices)
-        self._count_cells(group)
         mine = [
             self.train_data.batch(indices).to(self.device)
             for position, indices in enumerate(group)
@@ -309,11 +322,13 @@ class Trainer:
         )
 
     # -- checkpoints -------------------------------------------------------------------------
-    def snapshot(self) -> Snapshot:
-        """Everything needed to continue exactly from here (collective: all workers call it)."""
-        rng = {
-            f"torch.{rank}": t for rank, t in enumerate(self.workers.gather(torch.get_rng_state()))
-        }
+    def snapshot(self, *, collective: bool = True) -> Snapshot:
+        """Everything needed to continue exactly from here. ``collective``: every worker calls
+        it and each one's random state is kept (otherwise only this worker's)."""
+        states = (
+            self.workers.gather(torch.get_rng_state()) if collective else [torch.get_rng_state()]
+        )
+        rng = {f"torch.{rank}": t for rank, t in enumerate(states)}
         if self.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state(self.device)
         return Snapshot(
@@ -327,15 +342,17 @@ class Trainer:
             scaler=self.scaler.state_dict() if self.scaler else None,
         )
 
-    def save_checkpoint(self) -> None:
-        snapshot = self.snapshot()
+    def save_checkpoint(self, *, collective: bool = True) -> None:
+        """Write a resumable checkpoint (rank 0) and prune old ones; see :meth:`snapshot`."""
+        snapshot = self.snapshot(collective=collective)
         if self.workers.is_main:
             path = checkpoint_path(self.checkpoints_dir, self.state.step)
             save_snapshot(path, snapshot)
             save_weights(self.model, self.run_path / "last.safetensors")
             prune_checkpoints(self.checkpoints_dir, self.config.keep_last)
         self.saved_step = self.state.step
-        self.workers.barrier()
+        if collective:
+            self.workers.barrier()
 
     def restore(self, snapshot: Snapshot, source: Path) -> None:
         """Continue from ``snapshot``: weights, optimizer, schedule, data position, RNGs."""
