@@ -12,10 +12,11 @@ the same work whatever the weights. Each engine runs in its own process (one aft
 its peak resident memory (``ru_maxrss``: the model, the runtime and the decoding) is its own.
 
 Threads: ours and HF run with ``--threads`` torch threads. CTranslate2 runs in its best setting on
-2-vCPU machines: ``intra_threads=1`` at batch 1, and ``inter_threads=2, intra_threads=1`` with
-the batch split in halves (``max_batch_size``) at batch 32. Cells are the median of ``--repeats``
-timed calls after one warm-up call. Timings on a shared machine are noisy: compare ratios within
-one run.
+2-vCPU machines: ``intra_threads=1`` at batch 1, and, given two threads, ``inter_threads=2,
+intra_threads=1`` with the batch split in halves (``max_batch_size``) at batch 32. With
+``--threads 1`` every engine uses one core (the stable setting on a shared machine). Cells are
+the median of ``--repeats`` timed calls after one warm-up call. Timings on a shared machine are
+noisy: compare ratios within one run.
 """
 
 from __future__ import annotations
@@ -133,7 +134,7 @@ def huggingface(model: Transformer) -> Decoder:
     return decode
 
 
-def ctranslate2_engine(model: Transformer, quantization: str) -> Decoder:
+def ctranslate2_engine(model: Transformer, quantization: str, threads: int) -> Decoder:
     import ctranslate2
 
     from transformer_mt.export.ct2 import model_spec
@@ -154,7 +155,7 @@ def ctranslate2_engine(model: Transformer, quantization: str) -> Decoder:
 
     def decode(src: torch.Tensor, beams: int, length: int) -> None:
         batch = [[vocab[i] for i in row] for row in src.tolist()]
-        workers = 1 if len(batch) == 1 else 2
+        workers = 1 if len(batch) == 1 else min(threads, 2)
         results = engines[workers].translate_batch(
             batch,
             beam_size=beams,
@@ -168,12 +169,12 @@ def ctranslate2_engine(model: Transformer, quantization: str) -> Decoder:
     return decode
 
 
-def make_decoder(engine: str, model: Transformer) -> Decoder:
+def make_decoder(engine: str, model: Transformer, threads: int) -> Decoder:
     if engine.startswith("ours-"):
         return ours(model, engine.removeprefix("ours-"))
     if engine == "hf":
         return huggingface(model)
-    return ctranslate2_engine(model, engine.removeprefix("ct2-"))
+    return ctranslate2_engine(model, engine.removeprefix("ct2-"), threads)
 
 
 def median_seconds(
@@ -195,7 +196,7 @@ def run_engine(
     torch.set_num_threads(setup.threads)
     torch.set_flush_denormal(True)
     model = build_model(setup)
-    decode = make_decoder(engine, model)
+    decode = make_decoder(engine, model, setup.threads)
     vocab = model.config.src_vocab_size
     speed = {}
     for case in cases:
