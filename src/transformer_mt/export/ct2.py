@@ -8,15 +8,14 @@ sinusoidal or learned positions (the table is stored explicitly, in our layout).
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
 
-import sentencepiece as spm
 import torch
 from torch import nn
 
+from transformer_mt.data.tokenizer import UNK_ID, model_files, pieces
 from transformer_mt.export import require
 from transformer_mt.model.attention import MultiHeadAttention
 from transformer_mt.model.config import TransformerConfig
@@ -58,11 +57,6 @@ def _set_feed_forward(spec: Any, feed_forward: FeedForward) -> None:
     _set_linear(spec.linear_1, feed_forward.contract)
 
 
-def _position_table(embedder: nn.Module) -> torch.Tensor:
-    positions = embedder.positions
-    return positions.learned.weight if positions.learned is not None else positions.table
-
-
 def transformer_spec(model: Transformer) -> Any:
     """A filled ``ctranslate2.specs.TransformerSpec`` computing ``model`` (vocabularies unset)."""
     ctranslate2 = require("ctranslate2")
@@ -80,7 +74,7 @@ def transformer_spec(model: Transformer) -> Any:
         (spec.decoder, model.target_embedder),
     ):
         side.scale_embeddings = scale
-        side.position_encodings.encodings = _array(_position_table(embedder))
+        side.position_encodings.encodings = _array(embedder.positions.weights())
     spec.encoder.embeddings[0].weight = _array(model.source_embedder.tokens.weight)
     spec.decoder.embeddings.weight = _array(model.target_embedder.tokens.weight)
     spec.decoder.projection.weight = _array(model.output_projection.weight)
@@ -104,11 +98,6 @@ def transformer_spec(model: Transformer) -> Any:
     return spec
 
 
-def _pieces(model_file: Path) -> list[str]:
-    processor = spm.SentencePieceProcessor(model_file=str(model_file))
-    return [processor.id_to_piece(i) for i in range(processor.get_piece_size())]
-
-
 def model_spec(model: Transformer, source_vocab: list[str], target_vocab: list[str]) -> Any:
     """The complete spec: weights, vocabularies (in id order) and special tokens."""
     spec = transformer_spec(model)
@@ -117,7 +106,7 @@ def model_spec(model: Transformer, source_vocab: list[str], target_vocab: list[s
     config: TransformerConfig = model.config
     spec.config.bos_token = target_vocab[config.bos_id]
     spec.config.eos_token = target_vocab[config.eos_id]
-    spec.config.unk_token = target_vocab[1]
+    spec.config.unk_token = target_vocab[UNK_ID]
     spec.config.decoder_start_token = target_vocab[config.bos_id]
     return spec
 
@@ -128,11 +117,8 @@ def export_ctranslate2(run_dir: Path, out: Path, *, quantization: str | None = N
     run = RunDir(Path(run_dir))
     model = Transformer(run.read_model_config())
     load_weights(model, run.require_weights())
-    tokenizer = run.tokenizer_dir
-    manifest = _manifest(tokenizer)
-    source_vocab = _pieces(tokenizer / manifest["source_model"])
-    target_vocab = _pieces(tokenizer / manifest["target_model"])
-    spec = model_spec(model.eval(), source_vocab, target_vocab)
+    source_model, target_model, _ = model_files(run.tokenizer_dir)
+    spec = model_spec(model.eval(), pieces(source_model), pieces(target_model))
 
     class _SpecConverter(ctranslate2.converters.Converter):
         def _load(self) -> Any:
@@ -140,7 +126,3 @@ def export_ctranslate2(run_dir: Path, out: Path, *, quantization: str | None = N
 
     _SpecConverter().convert(str(out), quantization=quantization, force=True)
     return out
-
-
-def _manifest(tokenizer_dir: Path) -> dict[str, Any]:
-    return json.loads((tokenizer_dir / "tokenizer.json").read_text(encoding="utf-8"))

@@ -15,8 +15,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import sentencepiece as spm
-
+from transformer_mt.data.tokenizer import model_files, pieces
 from transformer_mt.errors import ConfigError
 from transformer_mt.export import require
 from transformer_mt.export.hf_weights import hf_state_dict
@@ -113,16 +112,14 @@ def generation_config(config: TransformerConfig, beam_size: int) -> Any:
 def write_tokenizer(tokenizer_dir: Path, out: Path, max_length: int) -> Any:
     """``MarianTokenizer`` files (source.spm, target.spm, vocab.json) from our tokenizer dir."""
     transformers = require("transformers")
-    manifest = json.loads((tokenizer_dir / "tokenizer.json").read_text(encoding="utf-8"))
+    source_model, target_model, joint = model_files(tokenizer_dir)
     staging = out / ".tokenizer-staging"
     staging.mkdir(parents=True, exist_ok=True)
     files: dict[str, Any] = {}
-    for side in ("source", "target"):
-        model_file = tokenizer_dir / manifest[f"{side}_model"]
+    for side, model_file in (("source", source_model), ("target", target_model)):
         shutil.copyfile(model_file, staging / f"{side}.spm")
         files[f"{side}_spm"] = str(staging / f"{side}.spm")
         files[f"{side}_vocab"] = _write_vocab(model_file, staging / f"{side}_vocab.json")
-    joint = bool(manifest["joint"])
     tokenizer = transformers.MarianTokenizer(
         source_spm=files["source_spm"],
         target_spm=files["target_spm"],
@@ -137,8 +134,8 @@ def write_tokenizer(tokenizer_dir: Path, out: Path, max_length: int) -> Any:
 
 
 def _write_vocab(model_file: Path, path: Path) -> str:
-    processor = spm.SentencePieceProcessor(model_file=str(model_file))
-    vocab = {processor.id_to_piece(i): i for i in range(processor.get_piece_size())}
+    """HF's piece -> id map, keeping SentencePiece's ids."""
+    vocab = {piece: i for i, piece in enumerate(pieces(model_file))}
     path.write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
     return str(path)
 

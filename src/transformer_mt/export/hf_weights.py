@@ -92,14 +92,6 @@ def _decoder_layer(prefix: str, layer: DecoderLayer, perm: _Permuted) -> StateDi
     )
 
 
-def _position_table(model: Transformer, side: str) -> torch.Tensor:
-    embedder = model.source_embedder if side == "encoder" else model.target_embedder
-    positions = embedder.positions
-    if positions.learned is not None:
-        return positions.learned.weight  # (P, D)
-    return positions.table  # (P, D)
-
-
 @torch.no_grad()
 def hf_state_dict(model: Transformer) -> StateDict:
     """Our weights under ``MarianMTModel``/``PegasusForConditionalGeneration`` names.
@@ -119,8 +111,8 @@ def hf_state_dict(model: Transformer) -> StateDict:
     }
     if config.share_embeddings:
         state["model.shared.weight"] = target
-    for side in ("encoder", "decoder"):
-        state[f"model.{side}.embed_positions.weight"] = perm.table(_position_table(model, side))
+    for side, embedder in (("encoder", model.source_embedder), ("decoder", model.target_embedder)):
+        state[f"model.{side}.embed_positions.weight"] = perm.table(embedder.positions.weights())
     for i, layer in enumerate(model.encoder_layers):
         assert isinstance(layer, EncoderLayer)
         state |= _encoder_layer(f"model.encoder.layers.{i}", layer, perm)
