@@ -1,4 +1,4 @@
-"""Our weights under Hugging Face's BART-family names (MarianMT, Pegasus), and back.
+"""Our weights under Hugging Face's BART-family names (MarianMT, Pegasus).
 
 Both HF architectures compute exactly our functions, with one difference in layout: their
 sinusoidal position table puts all sines first and all cosines second, while ours interleaves
