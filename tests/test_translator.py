@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cli.toy_data import ToyRun, toy_pairs, trained_toy_run
-from transformer_mt.decoding.translator import Translator
+from transformer_mt.decoding.translator import Translator, length_sorted_batches
 
 SENTENCES = [
     "i like tea",
@@ -122,3 +122,30 @@ def test_overlong_source_is_truncated_and_flagged(translator: Translator) -> Non
     limit = translator.max_source_tokens - 1
     cut = " ".join(long_source.split()[:limit])
     assert translator.translate([cut], beam_size=1) == [result.text]
+
+
+@pytest.mark.parametrize(
+    ("batch_size", "max_tokens"), [(64, 12), (3, None), (5, 40), (64, 1)], ids=str
+)
+def test_batch_composition_does_not_change_results(
+    translator: Translator, batch_size: int, max_tokens: int | None
+) -> None:
+    """fp32: token budgets and batch sizes regroup sentences; outputs come back in input order."""
+    sources = SENTENCES + [source for source, _ in toy_pairs(20, seed=9)]
+    expected = [translator.translate([s], beam_size=4)[0] for s in sources]
+    batched = translator.translate(
+        sources, beam_size=4, batch_size=batch_size, max_tokens=max_tokens
+    )
+    assert batched == expected
+
+
+def test_length_sorted_batches_respect_both_limits() -> None:
+    encoded = [[5] * n for n in (7, 2, 0, 9, 3, 3, 12, 1)]  # index 2 is a blank line
+    batches = length_sorted_batches(encoded, batch_size=3, max_tokens=12)
+    flat = [i for batch in batches for i in batch]
+    assert sorted(flat) == [0, 1, 3, 4, 5, 6, 7]  # every non-empty sentence exactly once
+    assert [len(encoded[i]) for i in flat] == sorted(len(encoded[i]) for i in flat)
+    for batch in batches:
+        longest = max(len(encoded[i]) for i in batch)
+        assert len(batch) <= 3
+        assert len(batch) == 1 or longest * len(batch) <= 12

@@ -129,3 +129,14 @@ def test_input_longer_than_one_chunk_keeps_order_and_line_numbers(toy_run: ToyRu
     assert "warning: line 12:" in stderr and stderr.count("warning") == 1
     whole, _ = translate(toy_run, stdin, "--batch-size", "64")  # one chunk
     assert lines == whole
+
+
+@pytest.mark.parametrize("dtype", ["bf16", "int8"])
+def test_dtype_and_token_budget_options(toy_run: ToyRun, dtype: str) -> None:
+    """Other precisions still give one line per input; a token budget leaves fp32 unchanged."""
+    text = b"i like tea\n\nyou see a big red car\ndog\n"
+    expected, _ = translate(toy_run, text)
+    budgeted, _ = translate(toy_run, text, "--max-tokens", "6")
+    assert budgeted == expected
+    lines, _ = translate(toy_run, text, "--dtype", dtype)
+    assert len(lines) == 4 and lines[1] == "" and all(lines[i] for i in (0, 2, 3))

@@ -168,6 +168,7 @@ def test_corrected_data_then_trains_without_overwrite(
     [
         (["--beam-size", "0"], "--beam-size must be at least 1, got 0"),
         (["--batch-size", "0"], "--batch-size must be at least 1, got 0"),
+        (["--max-tokens", "0"], "--max-tokens must be at least 1, got 0"),
         (["--sample", "--temperature", "0"], "--temperature must be positive, got 0.0"),
         (["--sample", "--top-p", "1.5"], "--top-p must be in (0, 1], got 1.5"),
         (["--n-best", "5", "--beam-size", "3"], "--n-best must be between 1 and --beam-size (3)"),

@@ -85,10 +85,13 @@ class ScriptedModel:
     def encode(self, src_ids: torch.Tensor) -> torch.Tensor:
         return src_ids[:, :1].float()[:, :, None]  # (B, 1, 1): the table key as "memory"
 
-    def start_cache(self, memory: torch.Tensor, src_ids: torch.Tensor) -> ScriptedCache:
+    def start_cache(
+        self, memory: torch.Tensor, src_ids: torch.Tensor, *, beams: int = 1, capacity: int = 0
+    ) -> ScriptedCache:
         keys = src_ids[:, 0].tolist()
         assert memory[:, 0, 0].long().tolist() == keys  # memory rows follow the source rows
-        return ScriptedCache(keys, [None] * len(keys))
+        rows = [key for key in keys for _ in range(beams)]  # each sentence's beams, in a row
+        return ScriptedCache(rows, [None] * len(rows))
 
     def decode_step(
         self, tokens: torch.Tensor, cache: ScriptedCache

@@ -27,9 +27,11 @@ TARGET = torch.tensor(
 )
 
 
-def cached_logits(model: Transformer, src: torch.Tensor, tgt_in: torch.Tensor) -> torch.Tensor:
+def cached_logits(
+    model: Transformer, src: torch.Tensor, tgt_in: torch.Tensor, capacity: int = 0
+) -> torch.Tensor:
     """Feed ``tgt_in`` one token at a time through the cache. -> ``(B, T, V)``."""
-    cache = model.start_cache(model.encode(src), src)
+    cache = model.start_cache(model.encode(src), src, capacity=capacity)
     steps = []
     for position in range(tgt_in.shape[1]):
         assert cache.length == position
@@ -38,35 +40,41 @@ def cached_logits(model: Transformer, src: torch.Tensor, tgt_in: torch.Tensor) -
     return torch.stack(steps, dim=1)
 
 
+@pytest.mark.parametrize("capacity", [0, 6], ids=["growing", "preallocated"])
 @pytest.mark.parametrize("overrides", VARIANTS, ids=["post", "pre", "gelu-learned", "untied"])
 def test_cached_steps_equal_forward(
-    make_model: Callable[..., Transformer], src_batch: torch.Tensor, overrides: dict[str, object]
+    make_model: Callable[..., Transformer],
+    src_batch: torch.Tensor,
+    overrides: dict[str, object],
+    capacity: int,
 ) -> None:
     model = make_model(**overrides)
     with torch.no_grad():
         full = model(src_batch, TARGET)  # source padding included
-        cached = cached_logits(model, src_batch, TARGET)
+        cached = cached_logits(model, src_batch, TARGET, capacity)
     assert cached.shape == full.shape == (3, 6, model.config.tgt_vocab_size)
     torch.testing.assert_close(cached, full, **TOL)
 
 
-def test_cache_holds_cross_keys_once_and_self_keys_per_step(
+def test_cache_holds_cross_keys_once_and_self_keys_in_one_buffer(
     model: Transformer, src_batch: torch.Tensor
 ) -> None:
     with torch.no_grad():
-        cache = model.start_cache(model.encode(src_batch), src_batch)
+        cache = model.start_cache(model.encode(src_batch), src_batch, capacity=5)
         assert len(cache.layers) == 2
         assert cache.source_mask.shape == (3, 1, 1, 6)
         layer = cache.layers[0]
         assert layer.cross_keys.shape == (3, 2, 6, 8)
         assert layer.self_keys is None
         cross_keys = layer.cross_keys
-        for step in range(3):
+        _, cache = model.decode_step(TARGET[:, 0], cache)
+        buffer = cache.layers[0].self_keys
+        for step in range(1, 3):
             _, cache = model.decode_step(TARGET[:, step], cache)
         layer = cache.layers[0]
-    assert layer.self_keys is not None
+    assert layer.self_keys is buffer  # preallocated: written in place, never concatenated
     assert layer.self_values is not None
-    assert layer.self_keys.shape == layer.self_values.shape == (3, 2, 3, 8)
+    assert layer.self_keys.shape == layer.self_values.shape == (3, 2, 5, 8)
     assert layer.cross_keys is cross_keys  # computed once, reused at every step
 
 
@@ -89,23 +97,49 @@ def test_reordered_cache_continues_like_the_reordered_batch(
     torch.testing.assert_close(torch.stack(steps, dim=1), full[:, 3:], **TOL)
 
 
+@pytest.mark.parametrize(
+    "index",
+    [[1, 1, 2, 3, 5, 4], [4, 5, 0, 0], [2, 2, 3, 2, 4, 4]],
+    ids=["reorder-beams", "drop-sentence", "partial-copy"],
+)
+def test_beams_share_cross_keys_and_reorder_within_sentences(
+    model: Transformer, src_batch: torch.Tensor, index: list[int]
+) -> None:
+    """Two beams per sentence (rows 2s, 2s+1) equal the full model on the repeated sources."""
+    rows = torch.arange(3).repeat_interleave(2)  # (6,) sentence of each row
+    targets = TARGET.repeat_interleave(2, dim=0).clone()  # (6, T)
+    targets[1::2, 1:] = targets[1::2, 1:].flip(1)  # the second beam of each sentence differs
+    picked = torch.tensor(index)
+    with torch.no_grad():
+        cache = model.start_cache(model.encode(src_batch), src_batch, beams=2, capacity=6)
+        assert cache.layers[0].cross_keys.shape[0] == 3  # once per sentence, not per beam
+        for position in range(3):
+            _, cache = model.decode_step(targets[:, position], cache)
+        cache = cache.select(picked)
+        continued = targets[picked]
+        steps = [model.decode_step(continued[:, p], cache)[0] for p in range(3, 6)]
+        full = model(src_batch[rows[picked]], continued)
+    torch.testing.assert_close(torch.stack(steps, dim=1), full[:, 3:], **TOL)
+
+
 def test_layer_cache_append_and_select_by_hand() -> None:
-    cross = torch.arange(3.0).view(3, 1, 1, 1)  # (B=3, H=1, S=1, K=1): row r holds r
-    cache = LayerCache(cross_keys=cross, cross_values=-cross)
-    keys, values = cache.append(torch.full((3, 1, 1, 1), 1.0), torch.full((3, 1, 1, 1), 2.0))
+    cross = torch.arange(3.0).view(3, 1, 1, 1)  # (A=3, H=1, S=1, K=1): row r holds r
+    cache = LayerCache(cross_keys=cross, cross_values=-cross, capacity=4)
+    keys, values = cache.append(torch.full((3, 1, 1, 1), 1.0), torch.full((3, 1, 1, 1), 2.0), 0)
     assert keys.shape == (3, 1, 1, 1)
-    keys, values = cache.append(cross + 10, cross + 20)
+    keys, values = cache.append(cross + 10, cross + 20, 1)
     assert keys[:, 0, :, 0].tolist() == [[1.0, 10.0], [1.0, 11.0], [1.0, 12.0]]
     assert values[:, 0, :, 0].tolist() == [[2.0, 20.0], [2.0, 21.0], [2.0, 22.0]]
-    picked = cache.select(torch.tensor([2, 2, 1]))
-    assert picked.cross_keys.flatten().tolist() == [2.0, 2.0, 1.0]
-    assert picked.cross_values.flatten().tolist() == [-2.0, -2.0, -1.0]
-    assert picked.self_keys is not None
-    assert picked.self_keys[:, 0, :, 0].tolist() == [[1.0, 12.0], [1.0, 12.0], [1.0, 11.0]]
-    # Selecting copies: appending to the selection leaves the original alone.
-    picked.append(torch.zeros(3, 1, 1, 1), torch.zeros(3, 1, 1, 1))
+    cache.select(torch.tensor([2, 2, 1]), torch.tensor([2, 2, 1]), length=2)
+    assert cache.cross_keys.flatten().tolist() == [2.0, 2.0, 1.0]
+    assert cache.cross_values.flatten().tolist() == [-2.0, -2.0, -1.0]
     assert cache.self_keys is not None
-    assert cache.self_keys.shape[2] == 2
+    assert cache.self_keys[:, 0, :2, 0].tolist() == [[1.0, 12.0], [1.0, 12.0], [1.0, 11.0]]
+    cache.select(torch.tensor([1]), None, length=2)  # fewer rows: a new, smaller buffer
+    assert cache.self_keys[:, 0, :2, 0].tolist() == [[1.0, 12.0]]
+    keys, _ = cache.append(torch.zeros(1, 1, 1, 1), torch.zeros(1, 1, 1, 1), 4)  # grows
+    assert cache.self_keys.shape[2] >= 5
+    assert keys[0, 0, :2, 0].tolist() == [1.0, 12.0]
 
 
 def test_decoder_cache_select_keeps_length_and_reorders_mask() -> None:

@@ -34,11 +34,24 @@ def decoding_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--top-p", default=1.0, show_default=True, help="With --sample; 1 = off."),
         click.option("--seed", default=0, show_default=True, help="Random seed for --sample."),
         click.option("--batch-size", default=64, show_default=True, help="Sentences per batch."),
+        click.option(
+            "--max-tokens",
+            type=int,
+            default=None,
+            help="Also cap each batch at this many padded source tokens.",
+        ),
         click.option("--device", default="cpu", show_default=True, help="cpu | cuda | auto."),
         click.option(
             "--weights",
             type=click.Path(dir_okay=False),
             help="Weights file to use instead of RUN_DIR/model.safetensors (e.g. an average).",
+        ),
+        click.option(
+            "--dtype",
+            type=click.Choice(["fp32", "bf16", "int8"]),
+            default="fp32",
+            show_default=True,
+            help="Weights in fp32, bf16, or int8 (dynamically quantized linear layers, CPU).",
         ),
     ]
     for option in reversed(options):
@@ -50,10 +63,13 @@ def _search_kwargs(options: dict[str, Any]) -> dict[str, Any]:
     keys = ("beam_size", "length_penalty", "sample", "temperature", "top_k", "top_p", "seed")
     values = {key: options[key] for key in keys}
     values["batch_size"] = options["batch_size"]
+    values["max_tokens"] = options["max_tokens"]
     if values["beam_size"] < 1:
         raise UserError(f"--beam-size must be at least 1, got {values['beam_size']}")
     if values["batch_size"] < 1:
         raise UserError(f"--batch-size must be at least 1, got {values['batch_size']}")
+    if values["max_tokens"] is not None and values["max_tokens"] < 1:
+        raise UserError(f"--max-tokens must be at least 1, got {values['max_tokens']}")
     if values["temperature"] <= 0:
         raise UserError(f"--temperature must be positive, got {values['temperature']}")
     if not 0 < values["top_p"] <= 1:
@@ -119,6 +135,7 @@ def translate(run_dir: str, n_best: int, scores: bool, **options: Any) -> None:
       echo "Hello world" | transformer-mt translate runs/quickstart
       transformer-mt translate runs/quickstart --beam-size 1 < input.en > output.zh
       transformer-mt translate runs/quickstart --sample --top-p 0.9 --seed 7 < input.en
+      transformer-mt translate runs/quickstart --dtype int8 --max-tokens 4096 < input.en
     """
     from transformer_mt.decoding.translator import Translator
     from transformer_mt.runtime import configure_cpu
@@ -127,7 +144,9 @@ def translate(run_dir: str, n_best: int, scores: bool, **options: Any) -> None:
     search = _search_kwargs(options)
     if n_best < 1 or (n_best > search["beam_size"] and not search["sample"]):
         raise UserError(f"--n-best must be between 1 and --beam-size ({search['beam_size']})")
-    translator = Translator.load(run_dir, device=options["device"], weights=options["weights"])
+    translator = Translator.load(
+        run_dir, device=options["device"], weights=options["weights"], dtype=options["dtype"]
+    )
     # Always UTF-8, whatever the terminal's locale: Chinese output must never fail to encode.
     out = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="\n", write_through=False)
     first = 0  # index of the chunk's first line
@@ -198,6 +217,7 @@ def evaluate(
         output=Path(output) if output else None,
         device=options["device"],
         weights=options["weights"],
+        dtype=options["dtype"],
         search=search,
         report=lambda message: click.echo(message, err=True),
     )

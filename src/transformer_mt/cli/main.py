@@ -12,6 +12,7 @@ from transformer_mt import __version__
 from transformer_mt.cli.check import check
 from transformer_mt.cli.decode import evaluate, translate
 from transformer_mt.cli.explain import explain
+from transformer_mt.cli.export import export
 from transformer_mt.cli.serve import serve
 from transformer_mt.cli.training import average, plot, train
 
@@ -37,6 +38,7 @@ cli.add_command(evaluate)
 cli.add_command(check)
 cli.add_command(explain)
 cli.add_command(serve)
+cli.add_command(export)
 
 
 def main() -> None:

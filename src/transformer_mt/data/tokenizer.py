@@ -240,6 +240,24 @@ class Tokenizer:
         (directory / MANIFEST_NAME).write_text(text, encoding="utf-8")
 
 
+def model_files(directory: Path) -> tuple[Path, Path, bool]:
+    """The source and target SentencePiece model files of a tokenizer directory, and whether
+    they are one joint model (for exporters, which copy or read them).
+
+    Raises:
+        DataError: if the manifest is missing or malformed.
+    """
+    manifest = _read_manifest(Path(directory) / MANIFEST_NAME)
+    source, target = (Path(directory) / manifest[f"{side}_model"] for side in ("source", "target"))
+    return source, target, bool(manifest["joint"])
+
+
+def pieces(model_file: Path) -> list[str]:
+    """Every piece of a SentencePiece model file, in id order."""
+    processor = spm.SentencePieceProcessor(model_file=str(model_file))
+    return [processor.id_to_piece(i) for i in range(processor.get_piece_size())]
+
+
 def _train_model(sentences: list[str], options: _TrainerOptions, report: Report) -> bytes:
     """Train one SentencePiece model, adjusting a vocabulary size the data cannot support."""
     if not any(sentence.strip() for sentence in sentences):

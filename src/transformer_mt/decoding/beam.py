@@ -52,9 +52,9 @@ class BeamSearch:
         beams = self.beam_size
         batch = src_ids.shape[0]
         device = src_ids.device
-        rows = torch.arange(batch, device=device).repeat_interleave(beams)  # (B*K,)
-        src_rows = src_ids.index_select(0, rows)  # (B*K, S)
-        cache = model.start_cache(model.encode(src_ids).index_select(0, rows), src_rows)
+        steps = int(max_lengths.max().item()) if batch else 0
+        # Cross-attention K/V once per sentence, shared by its beams (rows b*K .. b*K+K-1).
+        cache = model.start_cache(model.encode(src_ids), src_ids, beams=beams, capacity=steps)
         scores = torch.full((batch, beams), float("-inf"), device=device)  # (A, K)
         scores[:, 0] = 0.0  # all beams start identical: expand only the first
         history = torch.full((batch * beams, 0), config.pad_id, dtype=torch.long, device=device)
@@ -63,7 +63,7 @@ class BeamSearch:
         finished: list[list[Hypothesis]] = [[] for _ in range(batch)]
         limits = max_lengths.tolist()
         blocked = never_generated(config)
-        for step in range(1, int(max_lengths.max().item()) + 1 if batch else 0):
+        for step in range(1, steps + 1):
             log_probs, cache = next_token_log_probs(model, tokens, cache)  # (A*K, V)
             vocab = log_probs.shape[-1]
             candidates = scores.view(-1, 1) + block_tokens(log_probs, blocked)  # (A*K, V)

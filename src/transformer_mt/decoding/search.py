@@ -34,7 +34,9 @@ class StepModel(Protocol):
 
     def encode(self, src_ids: torch.Tensor) -> torch.Tensor: ...
 
-    def start_cache(self, memory: torch.Tensor, src_ids: torch.Tensor) -> DecoderCache: ...
+    def start_cache(
+        self, memory: torch.Tensor, src_ids: torch.Tensor, *, beams: int = 1, capacity: int = 0
+    ) -> DecoderCache: ...
 
     def decode_step(
         self, tokens: torch.Tensor, cache: DecoderCache
@@ -75,7 +77,8 @@ def sequential_search(
     """
     config = model.config
     batch = src_ids.shape[0]
-    cache = model.start_cache(model.encode(src_ids), src_ids)
+    steps = int(max_lengths.max().item()) if batch else 0
+    cache = model.start_cache(model.encode(src_ids), src_ids, capacity=steps)
     tokens = torch.full((batch,), config.bos_id, dtype=torch.long, device=src_ids.device)
     alive = list(range(batch))  # original sentence index of each row
     generated: list[list[int]] = [[] for _ in range(batch)]
@@ -83,7 +86,7 @@ def sequential_search(
     results: list[list[Hypothesis]] = [[] for _ in range(batch)]
     limits = max_lengths.tolist()
     blocked = never_generated(config)
-    for _step in range(int(max_lengths.max().item()) if batch else 0):
+    for _step in range(steps):
         log_probs, cache = next_token_log_probs(model, tokens, cache)  # (A, V)
         chosen = choose(block_tokens(log_probs, blocked))  # (A,)
         chosen_log_probs = log_probs.gather(1, chosen[:, None])[:, 0].tolist()

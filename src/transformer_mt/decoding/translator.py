@@ -12,10 +12,11 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from transformer_mt.data.batching import Batch, pad_sequences
+from transformer_mt.data.batching import Batch, pad_sequences, token_budget_batches
 from transformer_mt.data.tokenizer import Tokenizer
 from transformer_mt.decoding.beam import BeamSearch
 from transformer_mt.decoding.hypothesis import Hypothesis
+from transformer_mt.decoding.precision import convert_for_inference
 from transformer_mt.decoding.search import GreedySearch, SamplingSearch, SearchStrategy
 from transformer_mt.model.transformer import Transformer
 from transformer_mt.rundir import RunDir
@@ -54,20 +55,36 @@ class Translator:
     ['你好世界']
     """
 
-    def __init__(self, model: Transformer, tokenizer: Tokenizer, device: torch.device) -> None:
-        self.model = model.to(device).eval()
+    def __init__(
+        self,
+        model: Transformer,
+        tokenizer: Tokenizer,
+        device: torch.device,
+        *,
+        dtype: str = "fp32",
+    ) -> None:
+        """``dtype``: ``fp32``, ``bf16`` (weights converted) or ``int8`` (dynamically quantized
+        linear layers, CPU); see :mod:`transformer_mt.decoding.precision`."""
+        self.model = convert_for_inference(model, dtype, device)
         self.tokenizer = tokenizer
         self.device = device
+        self.dtype = dtype
 
     @classmethod
     def load(
-        cls, run_dir: str | Path, *, device: str = "cpu", weights: str | Path | None = None
+        cls,
+        run_dir: str | Path,
+        *,
+        device: str = "cpu",
+        weights: str | Path | None = None,
+        dtype: str = "fp32",
     ) -> Translator:
         """Load the model, tokenizer and best weights of a run directory."""
         run = RunDir(Path(run_dir))
         model = Transformer(run.read_model_config())
         load_weights(model, Path(weights) if weights else run.require_weights())
-        return cls(model, Tokenizer.load(run.tokenizer_dir), resolve_device(device))
+        tokenizer = Tokenizer.load(run.tokenizer_dir)
+        return cls(model, tokenizer, resolve_device(device), dtype=dtype)
 
     @property
     def max_source_tokens(self) -> int:
@@ -89,6 +106,7 @@ class Translator:
         max_length_ratio: float = 2.0,
         max_length_offset: int = 10,
         batch_size: int = 64,
+        max_tokens: int | None = None,
         progress: bool = False,
     ) -> list[str]:
         """Translate each sentence; returns the best translation of each, in input order.
@@ -96,6 +114,8 @@ class Translator:
         ``beam_size=1`` is greedy search; ``sample=True`` draws tokens at random from the model
         (filtered by ``temperature``, ``top_k``, ``top_p``; reproducible with ``seed``). Outputs
         stop at ``</s>`` or after ``max_length_ratio * source_tokens + max_length_offset``.
+        Sentences are decoded sorted by length, ``batch_size`` at a time and, with
+        ``max_tokens``, at most that many padded source tokens per batch.
         """
         results = self.translate_detailed(
             sentences,
@@ -109,6 +129,7 @@ class Translator:
             max_length_ratio=max_length_ratio,
             max_length_offset=max_length_offset,
             batch_size=batch_size,
+            max_tokens=max_tokens,
             progress=progress,
         )
         return [result.text for result in results]
@@ -128,6 +149,7 @@ class Translator:
         max_length_ratio: float = 2.0,
         max_length_offset: int = 10,
         batch_size: int = 64,
+        max_tokens: int | None = None,
         progress: bool = False,
     ) -> list[Translation]:
         """Like :meth:`translate`, returning ``n_best`` scored candidates per sentence."""
@@ -147,6 +169,7 @@ class Translator:
             max_length_ratio=max_length_ratio,
             max_length_offset=max_length_offset,
             batch_size=batch_size,
+            max_tokens=max_tokens,
             progress=progress,
         )
 
@@ -158,18 +181,14 @@ class Translator:
         max_length_ratio: float = 2.0,
         max_length_offset: int = 10,
         batch_size: int = 64,
+        max_tokens: int | None = None,
         progress: bool = False,
     ) -> list[Translation]:
         """Translate with an explicit search strategy object (e.g. ``BeamSearch(beam_size=1)``)."""
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         encoded, truncated = self.encode_sources(sentences)
         hypotheses: list[list[Hypothesis]] = [[] for _ in sentences]
-        # Decode similar lengths together (little padding), then restore the input order.
-        order = sorted((i for i, ids in enumerate(encoded) if ids), key=lambda i: len(encoded[i]))
-        starts = range(0, len(order), batch_size)
-        for start in tqdm(starts, unit="batch", disable=not progress, desc="translating"):
-            chunk = order[start : start + batch_size]
+        batches = length_sorted_batches(encoded, batch_size, max_tokens)
+        for chunk in tqdm(batches, unit="batch", disable=not progress, desc="translating"):
             src_ids = pad_sequences([encoded[i] for i in chunk], self.model.config.pad_id)
             limits = self.output_limits(src_ids, max_length_ratio, max_length_offset)
             found = strategy.search(self.model, src_ids.to(self.device), limits)
@@ -245,6 +264,25 @@ class Translator:
             log_prob=hypothesis.log_prob,
             tokens=hypothesis.tokens,
         )
+
+
+def length_sorted_batches(
+    encoded: Sequence[Sequence[int]], batch_size: int, max_tokens: int | None
+) -> list[list[int]]:
+    """Indices of the non-empty ``encoded`` sources, sorted by length (little padding), in
+    batches of at most ``batch_size`` sentences and ``max_tokens`` padded source tokens."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    kept = [i for i, ids in enumerate(encoded) if ids]
+    if max_tokens is None:
+        order = sorted(kept, key=lambda i: len(encoded[i]))
+        return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+    budgeted = token_budget_batches([(len(encoded[i]),) * 2 for i in kept], max_tokens)
+    return [
+        [kept[j] for j in batch[start : start + batch_size]]
+        for batch in budgeted
+        for start in range(0, len(batch), batch_size)
+    ]
 
 
 def make_strategy(

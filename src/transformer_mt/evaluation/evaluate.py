@@ -56,21 +56,23 @@ def evaluate_run(
     output: Path | None = None,
     device: str = "cpu",
     weights: str | None = None,
+    dtype: str = "fp32",
     search: dict[str, Any] | None = None,
     report: Callable[[str], None] = print,
 ) -> Scores:
     """Translate, score with sacreBLEU, and record the result in the run directory."""
     configure_cpu(None)
-    translator = Translator.load(run_dir, device=device, weights=weights)
+    translator = Translator.load(run_dir, device=device, weights=weights, dtype=dtype)
     sources, references = file_pairs(*files) if files else split_pairs(run_dir, split, report)
     options = search or {}
-    report(f"translating {len(sources)} sentences ({_describe(options)})")
+    precision = "" if dtype == "fp32" else f", {dtype}"
+    report(f"translating {len(sources)} sentences ({_describe(options)}{precision})")
     hypotheses = translator.translate(sources, progress=True, **options)
     scores = corpus_scores(hypotheses, references)
     name = files[0].name if files else split
     if output is not None:
         output.write_text("".join(h + "\n" for h in hypotheses), encoding="utf-8")
-    record = {"data": name, "decoding": options, **scores.__dict__}
+    record = {"data": name, "decoding": options, "dtype": dtype, **scores.__dict__}
     (run_dir / f"eval-{name}.json").write_text(
         json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )

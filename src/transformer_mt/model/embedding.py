@@ -40,6 +40,10 @@ class PositionalEncoding(nn.Module):
                 "table", sinusoidal_table(max_positions, d_model), persistent=False
             )
 
+    def weights(self) -> torch.Tensor:
+        """The vector added at every position, learned or fixed: ``(P, D)``."""
+        return self.learned.weight if self.learned is not None else self.table
+
     def forward(self, x: torch.Tensor, offset: int = 0) -> torch.Tensor:
         """x ``(B, L, D)`` -> ``(B, L, D)``; ``offset`` is the first position (for cached steps)."""
         length = x.shape[1]

@@ -1,6 +1,8 @@
 """Encoder and decoder layers: attention and feed-forward sub-layers with residual + LayerNorm.
 
-Shape letters: B batch, S source length, T target length, D model width, F feed-forward width.
+Shape letters: B batch, S source length, T target length, D model width, F feed-forward width;
+in cached steps A sentences, N beams per sentence, R = A * N rows, L tokens so far, H heads,
+K head width.
 """
 
 from __future__ import annotations
@@ -124,26 +126,35 @@ class DecoderLayer(nn.Module):
         x = self.cross_attention_residual(x, cross_attend)
         return self.feed_forward_residual(x, self.feed_forward)
 
-    def start_cache(self, memory: torch.Tensor) -> LayerCache:
-        """Project the encoder memory ``(B, S, D)`` to cross-attention K/V once per source."""
-        keys, values = self.cross_attention.project_keys_values(memory)  # (B, H, S, K) each
-        return LayerCache(cross_keys=keys, cross_values=values)
+    def start_cache(self, memory: torch.Tensor, capacity: int = 0) -> LayerCache:
+        """Project the encoder memory ``(A, S, D)`` to cross-attention K/V once per source."""
+        keys, values = self.cross_attention.project_keys_values(memory)  # (A, H, S, K) each
+        return LayerCache(cross_keys=keys, cross_values=values, capacity=capacity)
 
-    def step(self, x: torch.Tensor, cache: LayerCache, memory_mask: torch.Tensor) -> torch.Tensor:
-        """One new position: x ``(B, 1, D)`` -> ``(B, 1, D)``; appends its K/V to ``cache``."""
+    def step(
+        self, x: torch.Tensor, cache: LayerCache, memory_mask: torch.Tensor, position: int
+    ) -> torch.Tensor:
+        """One new position: x ``(R, 1, D)`` -> ``(R, 1, D)``; stores its K/V in ``cache``.
+
+        ``R = A * N`` rows, the ``N`` beams of each of ``A`` sentences; memory_mask
+        ``(A, 1, 1, S)``.
+        """
 
         def self_attend(h: torch.Tensor) -> torch.Tensor:
-            new_keys, new_values = self.self_attention.project_keys_values(h)  # (B, H, 1, K)
-            keys, values = cache.append(new_keys, new_values)  # (B, H, L, K)
+            new_keys, new_values = self.self_attention.project_keys_values(h)  # (R, H, 1, K)
+            keys, values = cache.append(new_keys, new_values, position)  # (R, H, L, K)
             # The new position may attend to every earlier one: no mask needed.
             out, _ = self.self_attention.attend_projected(h, keys, values, None)
             return out
 
         def cross_attend(h: torch.Tensor) -> torch.Tensor:
+            # A sentence's beams become query positions of one row: K/V are shared, not copied.
+            sentences = cache.cross_keys.shape[0]
+            queries = h.reshape(sentences, -1, h.shape[-1])  # (A, N, D)
             out, _ = self.cross_attention.attend_projected(
-                h, cache.cross_keys, cache.cross_values, memory_mask
-            )
-            return out
+                queries, cache.cross_keys, cache.cross_values, memory_mask
+            )  # (A, N, D)
+            return out.reshape(h.shape)  # (R, 1, D)
 
         x = self.self_attention_residual(x, self_attend)
         x = self.cross_attention_residual(x, cross_attend)

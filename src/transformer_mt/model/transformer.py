@@ -109,25 +109,33 @@ class Transformer(nn.Module):
         return self.project(self.decode(tgt_in_ids, memory, src_ids))  # (B, T, V)
 
     # -- incremental decoding --------------------------------------------------------------
-    def start_cache(self, memory: torch.Tensor, src_ids: torch.Tensor) -> DecoderCache:
-        """Compute every layer's cross-attention K/V once for this source batch."""
+    def start_cache(
+        self, memory: torch.Tensor, src_ids: torch.Tensor, *, beams: int = 1, capacity: int = 0
+    ) -> DecoderCache:
+        """Compute every layer's cross-attention K/V once for this source batch.
+
+        memory ``(A, S, D)`` and src_ids ``(A, S)`` have one row per sentence; decoding then
+        runs ``beams`` rows per sentence (consecutive). ``capacity`` preallocates the
+        self-attention cache for that many steps (it grows if exceeded).
+        """
         return DecoderCache(
-            layers=[layer.start_cache(memory) for layer in self.decoder_layers],
+            layers=[layer.start_cache(memory, capacity) for layer in self.decoder_layers],
             source_mask=masks.cross_mask(src_ids, self.config.pad_id),
+            beams=beams,
         )
 
     def decode_step(
         self, tokens: torch.Tensor, cache: DecoderCache
     ) -> tuple[torch.Tensor, DecoderCache]:
-        """The newest token of each row ``(B,)`` -> next-token logits ``(B, V)``.
+        """The newest token of each row ``(R,)`` -> next-token logits ``(R, V)``.
 
         Equivalent to running :meth:`decode` on the whole prefix and keeping the last position.
         """
-        x = self.target_embedder(tokens[:, None], offset=cache.length)  # (B, 1, D)
+        x = self.target_embedder(tokens[:, None], offset=cache.length)  # (R, 1, D)
         for layer, layer_cache in zip(self.decoder_layers, cache.layers, strict=True):
-            x = layer.step(x, layer_cache, cache.source_mask)  # (B, 1, D)
+            x = layer.step(x, layer_cache, cache.source_mask, cache.length)  # (R, 1, D)
         cache.length += 1
-        return self.project(self.decoder_norm(x))[:, 0], cache  # (B, V)
+        return self.project(self.decoder_norm(x))[:, 0], cache  # (R, V)
 
 
 def _new_slot(weights: list[AttentionWeights] | None) -> AttentionWeights | None:

@@ -1,0 +1,50 @@
+"""bf16 and int8 inference stay close to fp32 on the session's trained toy run."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from cli.toy_data import toy_pairs, trained_toy_run
+from transformer_mt.decoding.translator import Translator
+from transformer_mt.errors import UserError
+
+SOURCES = [source for source, _ in toy_pairs(40, seed=3)]
+# (share of identical beam-4 outputs, relative error of teacher-forced scores) at least/at most.
+# The toy model is barely trained, so near-ties flip; a broken conversion gives garbage instead.
+BOUNDS = {"bf16": (0.9, 0.03), "int8": (0.75, 0.15)}
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Translator, list[str]]:
+    translator = Translator.load(trained_toy_run(tmp_path_factory).run_dir)
+    return translator, translator.translate(SOURCES, beam_size=4)
+
+
+@pytest.mark.parametrize("dtype", ["bf16", "int8"])
+def test_outputs_and_scores_stay_close_to_fp32(
+    reference: tuple[Translator, list[str]], dtype: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    fp32, expected = reference
+    translator = Translator.load(trained_toy_run(tmp_path_factory).run_dir, dtype=dtype)
+    same, tolerance = BOUNDS[dtype]
+    outputs = translator.translate(SOURCES, beam_size=4)
+    assert sum(a == b for a, b in zip(outputs, expected, strict=True)) >= same * len(SOURCES)
+    want = torch.tensor(fp32.score(SOURCES, expected))
+    got = torch.tensor(translator.score(SOURCES, expected))
+    assert ((got - want).abs() / want.abs()).max() < tolerance
+
+
+def test_modes_convert_the_weights(tmp_path_factory: pytest.TempPathFactory) -> None:
+    run_dir = trained_toy_run(tmp_path_factory).run_dir
+    bf16 = Translator.load(run_dir, dtype="bf16").model
+    assert {p.dtype for p in bf16.parameters()} == {torch.bfloat16}
+    int8 = Translator.load(run_dir, dtype="int8").model
+    quantized = [m for m in int8.modules() if isinstance(m, torch.ao.nn.quantized.dynamic.Linear)]
+    plain = [m for m in int8.modules() if type(m) is torch.nn.Linear]
+    assert quantized and not plain
+
+
+def test_unknown_dtype_is_a_user_error(tmp_path_factory: pytest.TempPathFactory) -> None:
+    with pytest.raises(UserError, match="dtype"):
+        Translator.load(trained_toy_run(tmp_path_factory).run_dir, dtype="fp8")
