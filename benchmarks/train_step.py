@@ -45,13 +45,12 @@ def time_steps(
         report=lambda message: None,
     )  # fmt: skip
     order = token_budget_batches(corpus.lengths(), max_tokens, random.Random(0))
-    batches = [corpus.batch(indices) for indices in order[: steps + 3]]
-    for batch in batches[:3]:
-        trainer._step(batch)
+    for indices in order[:3]:
+        trainer.update([indices])
     timings = []
-    for batch in batches[3:]:
+    for indices in order[3 : steps + 3]:
         started = time.perf_counter()
-        _, tokens = trainer._step(batch)
+        tokens = trainer.update([indices]).tokens
         timings.append((time.perf_counter() - started, tokens))
     return timings
 
