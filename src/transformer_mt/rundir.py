@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from transformer_mt.errors import UserError
-from transformer_mt.model.config import TransformerConfig
+from transformer_mt.model.factory import ModelConfig, config_from_dict, config_to_dict
 
 
 @dataclass(frozen=True)
@@ -15,7 +15,7 @@ class RunDir:
     """Paths inside a run directory.
 
     - ``config.yaml``: the resolved experiment config (all defaults filled in)
-    - ``model.json``: the model architecture (``TransformerConfig``)
+    - ``model.json``: the model architecture and its ``kind`` (transformer or lstm)
     - ``tokenizer/``: the SentencePiece model(s)
     - ``model.safetensors``: the best weights by validation BLEU (used for translation)
     - ``last.safetensors``: the weights at the latest validation
@@ -48,18 +48,18 @@ class RunDir:
     def metrics(self) -> Path:
         return self.path / "metrics.jsonl"
 
-    def write_model_config(self, config: TransformerConfig) -> None:
+    def write_model_config(self, config: ModelConfig) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
-        self.model_config_file.write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+        self.model_config_file.write_text(json.dumps(config_to_dict(config), indent=2) + "\n")
 
-    def read_model_config(self) -> TransformerConfig:
+    def read_model_config(self) -> ModelConfig:
         if not self.model_config_file.is_file():
             raise UserError(
                 f"{self.path}: not a run directory (no model.json); train one with "
                 "'transformer-mt train CONFIG'"
             )
         try:
-            return TransformerConfig.from_dict(json.loads(self.model_config_file.read_text()))
+            return config_from_dict(json.loads(self.model_config_file.read_text()))
         except (ValueError, TypeError) as error:
             raise UserError(f"{self.model_config_file}: {error}") from None
 

@@ -25,7 +25,9 @@ def test_train_writes_a_complete_run_directory(toy_run: ToyRun) -> None:
     assert resolved["training"]["max_steps"] == 60
     assert resolved["training"]["adam_betas"] == [0.9, 0.98]  # defaults are filled in
 
-    model = TransformerConfig.from_dict(json.loads((run / "model.json").read_text()))
+    saved = json.loads((run / "model.json").read_text())
+    assert saved.pop("kind") == "transformer"
+    model = TransformerConfig.from_dict(saved)
     assert (model.d_model, model.num_heads, model.d_ff) == (32, 2, 64)
     assert model.max_positions == 64
 

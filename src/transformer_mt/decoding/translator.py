@@ -18,7 +18,7 @@ from transformer_mt.decoding.beam import BeamSearch
 from transformer_mt.decoding.hypothesis import Hypothesis
 from transformer_mt.decoding.precision import convert_for_inference
 from transformer_mt.decoding.search import GreedySearch, SamplingSearch, SearchStrategy
-from transformer_mt.model.transformer import Transformer
+from transformer_mt.model.factory import Model, build_model
 from transformer_mt.rundir import RunDir
 from transformer_mt.runtime import resolve_device
 from transformer_mt.training.checkpoint import load_weights
@@ -57,7 +57,7 @@ class Translator:
 
     def __init__(
         self,
-        model: Transformer,
+        model: Model,
         tokenizer: Tokenizer,
         device: torch.device,
         *,
@@ -81,7 +81,7 @@ class Translator:
     ) -> Translator:
         """Load the model, tokenizer and best weights of a run directory."""
         run = RunDir(Path(run_dir))
-        model = Transformer(run.read_model_config())
+        model = build_model(run.read_model_config())
         load_weights(model, Path(weights) if weights else run.require_weights())
         tokenizer = Tokenizer.load(run.tokenizer_dir)
         return cls(model, tokenizer, resolve_device(device), dtype=dtype)

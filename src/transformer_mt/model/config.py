@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 ACTIVATIONS = ("relu", "gelu")
 NORM_POSITIONS = ("post", "pre")
@@ -35,6 +35,8 @@ class TransformerConfig:
     pad_id: int = 0
     bos_id: int = 2
     eos_id: int = 3
+
+    kind: ClassVar[str] = "transformer"  # recorded in model.json next to the fields
 
     def __post_init__(self) -> None:
         for name in ("src_vocab_size", "tgt_vocab_size", "d_model", "num_heads", "d_ff"):

@@ -13,7 +13,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from transformer_mt.errors import UserError
-from transformer_mt.model.transformer import Transformer
+from transformer_mt.model.factory import build_model
 from transformer_mt.rundir import RunDir
 from transformer_mt.training.checkpoint import atomic_write, load_weights
 from transformer_mt.training.snapshot import FORMAT, list_checkpoints
@@ -78,5 +78,5 @@ def average_run_checkpoints(
     averaged = average_weights(checkpoints)
     target = output or run.path / "averaged.safetensors"
     atomic_write(target, lambda tmp: save_file(averaged, tmp, metadata={"format": "pt"}))
-    load_weights(Transformer(model_config), target)  # fails clearly if it does not fit the run
+    load_weights(build_model(model_config), target)  # fails clearly if it does not fit the run
     return target, checkpoints

@@ -18,6 +18,9 @@ import yaml
 from transformer_mt.data.tokenizer import BOS_ID, EOS_ID, PAD_ID
 from transformer_mt.errors import ConfigError
 from transformer_mt.model.config import TransformerConfig
+from transformer_mt.model.factory import MODEL_KINDS
+from transformer_mt.model.factory import ModelConfig as ArchitectureConfig
+from transformer_mt.model.lstm_config import LSTMConfig
 
 DIRECTIONS = ("en-zh", "zh-en")
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -60,8 +63,15 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Architecture (see ``transformer_mt.model.TransformerConfig``; vocabulary comes from data)."""
+    """Architecture (see ``transformer_mt.model.TransformerConfig`` and ``LSTMConfig``; the
+    vocabulary comes from the data).
 
+    ``kind: lstm`` builds the LSTM baseline from ``d_model`` (hidden size), the layer counts,
+    ``dropout``, ``attention``, ``max_positions`` and ``tie_output``; the Transformer-only fields
+    (heads, feed-forward, norm, positional encoding) are then unused.
+    """
+
+    kind: str = "transformer"  # transformer | lstm (attentional LSTM baseline)
     d_model: int = 512
     num_heads: int = 8
     num_encoder_layers: int = 6
@@ -74,6 +84,11 @@ class ModelConfig:
     positional_encoding: str = "sinusoidal"
     max_positions: int = 1024
     tie_output: bool = True
+    attention: str = "general"  # lstm only: Luong attention score, general | dot
+
+    def __post_init__(self) -> None:
+        if self.kind not in MODEL_KINDS:
+            raise ConfigError(f"model.kind must be one of {tuple(MODEL_KINDS)}, got {self.kind!r}")
 
 
 @dataclass(frozen=True)
@@ -226,7 +241,7 @@ def config_from_dict(raw: dict[str, Any], source: str = "config") -> ExperimentC
     config = ExperimentConfig(run_dir=str(raw.get("run_dir", "runs/default")), **sections)
     vocab = config.data.vocab_size
     try:  # validate the architecture now, not after the tokenizer has been trained
-        transformer_config(config.model, vocab, vocab, joint=True)
+        architecture_config(config.model, vocab, vocab, joint=True)
     except ValueError as error:
         raise ConfigError(f"{source}: model: {error}") from None
     return config
@@ -350,6 +365,9 @@ def transformer_config(
     model: ModelConfig, src_vocab_size: int, tgt_vocab_size: int, joint: bool
 ) -> TransformerConfig:
     """The model's :class:`TransformerConfig` for the given vocabularies."""
+    fields = dataclasses.asdict(model)
+    for name in ("kind", "attention"):
+        del fields[name]
     return TransformerConfig(
         src_vocab_size=src_vocab_size,
         tgt_vocab_size=tgt_vocab_size,
@@ -357,5 +375,34 @@ def transformer_config(
         pad_id=PAD_ID,
         bos_id=BOS_ID,
         eos_id=EOS_ID,
-        **dataclasses.asdict(model),
+        **fields,
     )
+
+
+def lstm_config(
+    model: ModelConfig, src_vocab_size: int, tgt_vocab_size: int, joint: bool
+) -> LSTMConfig:
+    """The model's :class:`LSTMConfig` for the given vocabularies."""
+    return LSTMConfig(
+        src_vocab_size=src_vocab_size,
+        tgt_vocab_size=tgt_vocab_size,
+        d_model=model.d_model,
+        num_encoder_layers=model.num_encoder_layers,
+        num_decoder_layers=model.num_decoder_layers,
+        dropout=model.dropout,
+        attention=model.attention,
+        max_positions=model.max_positions,
+        share_embeddings=joint,
+        tie_output=model.tie_output,
+        pad_id=PAD_ID,
+        bos_id=BOS_ID,
+        eos_id=EOS_ID,
+    )
+
+
+def architecture_config(
+    model: ModelConfig, src_vocab_size: int, tgt_vocab_size: int, joint: bool
+) -> ArchitectureConfig:
+    """The architecture ``model.kind`` names, for the given vocabularies."""
+    build = lstm_config if model.kind == LSTMConfig.kind else transformer_config
+    return build(model, src_vocab_size, tgt_vocab_size, joint)

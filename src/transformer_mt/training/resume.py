@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from transformer_mt.errors import UserError
-from transformer_mt.model.config import TransformerConfig
+from transformer_mt.model.factory import ModelConfig, config_to_dict
 from transformer_mt.rundir import RunDir
 from transformer_mt.training.config import ExperimentConfig, load_config, with_absolute_paths
 from transformer_mt.training.snapshot import Snapshot, list_checkpoints, load_snapshot
@@ -67,13 +67,13 @@ def check_resumable(run: RunDir, config: ExperimentConfig) -> None:
         )
 
 
-def check_model_matches(run: RunDir, expected: TransformerConfig) -> None:
+def check_model_matches(run: RunDir, expected: ModelConfig) -> None:
     """The run's model.json must describe the model the config and tokenizer would build."""
-    saved, wanted = run.read_model_config().to_dict(), expected.to_dict()
+    saved, wanted = config_to_dict(run.read_model_config()), config_to_dict(expected)
     differences = [
-        f"{key} ({value!r} -> {wanted[key]!r})"
-        for key, value in saved.items()
-        if wanted[key] != value
+        f"{key} ({saved.get(key)!r} -> {wanted.get(key)!r})"
+        for key in dict.fromkeys([*saved, *wanted])
+        if saved.get(key) != wanted.get(key)
     ]
     if differences:
         raise UserError(

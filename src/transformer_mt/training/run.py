@@ -18,12 +18,12 @@ from transformer_mt.data.tatoeba import TATOEBA_CREDIT
 from transformer_mt.data.tokenizer import Tokenizer
 from transformer_mt.decoding.translator import Translator
 from transformer_mt.errors import UserError
-from transformer_mt.model.transformer import Transformer
+from transformer_mt.model.factory import build_model, parameter_count
 from transformer_mt.rundir import RunDir
 from transformer_mt.runtime import configure_cpu, resolve_device
 from transformer_mt.training.config import (
     ExperimentConfig,
-    transformer_config,
+    architecture_config,
     with_absolute_paths,
 )
 from transformer_mt.training.distributed import Workers, start_workers, stop_workers
@@ -157,20 +157,20 @@ def _train(
     if train_data.dropped:
         limit = config.data.max_length
         report(f"left out {train_data.dropped} training pairs longer than {limit} tokens")
-    model_config = transformer_config(
+    model_config = architecture_config(
         config.model, tokenizer.source_vocab_size, tokenizer.target_vocab_size, tokenizer.joint
     )
     if resume:
         check_model_matches(run, model_config)
     elif workers.is_main:
         run.write_model_config(model_config)
-    model = Transformer(model_config)
+    model = build_model(model_config)
     if workers.rank > 0:  # a dropout stream of its own for each worker
         torch.manual_seed(training.seed + 7919 * workers.rank)
-    parameters = sum(p.numel() for p in model.parameters())
+    parameters = parameter_count(model)
     report(
-        f"model: {parameters / 1e6:.2f}M parameters, {device}, {training.precision}, "
-        f"{torch.get_num_threads()} threads, {workers.world_size} worker(s); "
+        f"model: {model_config.kind}, {parameters / 1e6:.2f}M parameters, {device}, "
+        f"{training.precision}, {torch.get_num_threads()} threads, {workers.world_size} worker(s); "
         f"preparation took {time.perf_counter() - started:.1f}s"
     )
     trainer = Trainer(

@@ -18,12 +18,12 @@ from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from transformer_mt.data.batching import Batch
-from transformer_mt.model.transformer import Transformer
+from transformer_mt.model.factory import Model
 from transformer_mt.training.loss import LossOutput, projection_cross_entropy
 
 
 def teacher_forced_loss(
-    model: Transformer, batch: Batch, label_smoothing: float
+    model: Model, batch: Batch, label_smoothing: float
 ) -> tuple[LossOutput, int]:
     """Summed loss over the batch's real target tokens, all positions in one pass."""
     memory = model.encode(batch.src_ids)  # (B, S, D)
@@ -39,7 +39,7 @@ def teacher_forced_loss(
 class TeacherForcing(nn.Module):
     """The model with the loss as its ``forward``: what DistributedDataParallel wraps."""
 
-    def __init__(self, model: Transformer, label_smoothing: float) -> None:
+    def __init__(self, model: Model, label_smoothing: float) -> None:
         super().__init__()
         self.model = model
         self.label_smoothing = label_smoothing

@@ -21,7 +21,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from transformer_mt.data.batching import token_budget_batches
 from transformer_mt.evaluation.metrics import corpus_scores
-from transformer_mt.model.transformer import Transformer
+from transformer_mt.model.factory import Model
 from transformer_mt.training.averaging import WeightAverage
 from transformer_mt.training.checkpoint import apply_weights, save_weights, unique_tensors
 from transformer_mt.training.config import TrainingConfig
@@ -54,7 +54,7 @@ class Trainer:
 
     def __init__(
         self,
-        model: Transformer,
+        model: Model,
         train: EncodedCorpus,
         valid: EncodedCorpus,
         config: TrainingConfig,
