@@ -17,7 +17,13 @@ import torch
 
 from transformer_mt.data.batching import teacher_forcing_shift
 from transformer_mt.decoding.translator import Translator
-from transformer_mt.explain.inputs import as_batch, encode_pair, source_pieces, target_pieces
+from transformer_mt.explain.inputs import (
+    as_batch,
+    encode_pair,
+    require_transformer,
+    source_pieces,
+    target_pieces,
+)
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,7 @@ def attention_maps(translator: Translator, source: str, target: str | None = Non
     cross-attention over its heads: row ``t`` is where the model looks in the source while
     predicting ``output_tokens[t]``.
     """
+    require_transformer(translator)
     config = translator.model.config
     pair = encode_pair(translator, source, target)
     decoder_input, decoder_output = teacher_forcing_shift(

@@ -11,7 +11,7 @@ from transformer_mt.errors import UserError
 from transformer_mt.explain.attention import AttentionMaps, attention_maps
 from transformer_mt.explain.dimensions import Dimensions, model_dimensions
 from transformer_mt.explain.exposure import ExposureBias, exposure_bias
-from transformer_mt.explain.inputs import encode_source
+from transformer_mt.explain.inputs import encode_source, require_transformer
 from transformer_mt.explain.masks_view import BatchMasks, batch_masks
 from transformer_mt.explain.shift import ShiftTable, shift_table
 from transformer_mt.explain.trace import BeamTrace, DecodingTrace, beam_trace, greedy_trace
@@ -64,6 +64,7 @@ def explain(
         raise UserError(
             f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}"
         )
+    require_transformer(translator)
     encode_source(translator, source)  # an empty source is a user error before any work
     wanted = set(sections)
     tokens = len(translator.tokenizer.source_pieces(source)) + 1

@@ -13,6 +13,7 @@ import torch
 from transformer_mt.decoding.search import GreedySearch
 from transformer_mt.decoding.translator import Translator
 from transformer_mt.errors import UserError
+from transformer_mt.model.transformer import Transformer
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,15 @@ class EncodedPair:
     source_ids: list[int]  # source pieces + </s>, as the encoder sees them
     target_ids: list[int]  # target pieces y, without <s> or </s>
     from_model: bool  # True when the target is the model's greedy translation
+
+
+def require_transformer(translator: Translator) -> None:
+    """The explanations read attention weights and layers only a Transformer has."""
+    if not isinstance(translator.model, Transformer):
+        raise UserError(
+            f"explain needs a Transformer; this run's model is {translator.model.config.kind!r} "
+            "(it has no self-attention layers or heads to show)"
+        )
 
 
 def encode_source(translator: Translator, source: str) -> list[int]:

@@ -12,6 +12,7 @@ from typing import Any
 
 from transformer_mt.decoding.translator import Translator
 from transformer_mt.explain.attention import attention_maps
+from transformer_mt.explain.inputs import require_transformer
 from transformer_mt.explain.trace import beam_trace, greedy_trace
 from transformer_mt.serve.batcher import ModelWorker
 from transformer_mt.serve.schemas import ExplainRequest
@@ -25,6 +26,7 @@ class Explainer:
     worker: ModelWorker
 
     async def explain(self, request: ExplainRequest) -> dict[str, Any]:
+        require_transformer(self.translator)  # an LSTM run translates but has no maps to show
         return await self.worker.run(explain_sentence, self.translator, request)
 
 

@@ -1,0 +1,77 @@
+"""Transformer against the attentional LSTM baseline: long range, parallelism, translation.
+
+    python benchmarks/transformer_vs_lstm.py            # the full study, ~25 min on 2 CPU cores
+    python benchmarks/transformer_vs_lstm.py --quick    # a smaller version, ~5 min
+
+Writes ``docs/transformer-vs-lstm.md`` with its figures (``docs/transformer-vs-lstm-*.png``) and
+raw numbers (``docs/transformer-vs-lstm.json``), and prints the conclusions. See
+:mod:`transformer_mt.comparison` for what each experiment measures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import shlex
+import sys
+import tempfile
+from pathlib import Path
+
+from transformer_mt.comparison.long_range import LongRangeSettings
+from transformer_mt.comparison.report import conclusions, write_report
+from transformer_mt.comparison.study import StudySettings, run_study
+from transformer_mt.runtime import configure_cpu
+from transformer_mt.training.config import load_config
+from transformer_mt.training.run import experiment_splits
+
+
+def quick_settings() -> StudySettings:
+    """About a fifth of the full study: fewer updates, lengths, sentences and minutes."""
+    return StudySettings(
+        long_range=LongRangeSettings(
+            train_examples=2000, updates=150, eval_lengths=(8, 32, 128), eval_examples=20
+        ),
+        speed_lengths=(16, 64, 128),
+        speed_threads=(1,),
+        speed_sentences=32,
+        translation_seconds=45.0,
+        translation_points=2,
+        eval_sentences=200,
+        bucket_sentences=500,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="a smaller, faster version")
+    parser.add_argument("--docs", type=Path, default=Path("docs"), help="where the report goes")
+    parser.add_argument("--updates", type=int, help="synthetic-task updates per model and task")
+    parser.add_argument("--minutes", type=float, help="translation training minutes per model")
+    args = parser.parse_args()
+    configure_cpu(1)
+    settings = quick_settings() if args.quick else StudySettings()
+    if args.updates:
+        long_range = dataclasses.replace(settings.long_range, updates=args.updates)
+        settings = dataclasses.replace(settings, long_range=long_range)
+    if args.minutes:
+        settings = dataclasses.replace(settings, translation_seconds=args.minutes * 60)
+    splits = experiment_splits(load_config("quickstart"), report=lambda _: None)
+    with tempfile.TemporaryDirectory(prefix="transformer-vs-lstm-") as work:
+        results = run_study(
+            settings, splits, Path(work), report=lambda line: print(line, flush=True)
+        )
+    command = " ".join(
+        ["python", "benchmarks/transformer_vs_lstm.py", *map(shlex.quote, sys.argv[1:])]
+    )
+    path = write_report(results, args.docs, command)
+    print("\n".join(["", *conclusions(results), "", f"report: {path}"]))
+
+
+def _print(line: str) -> None:
+    print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()
