@@ -8,7 +8,21 @@ from transformer_mt.model.lstm_config import LSTMConfig
 
 
 def lstm_parameters(config: LSTMConfig) -> int:
-    return parameter_count(build_model(config))
+    """Parameters of :class:`LSTMSeq2Seq` for ``config``, counted without building it."""
+    d, half = config.d_model, config.d_model // 2
+    embeddings = config.tgt_vocab_size * d
+    embeddings += 0 if config.share_embeddings else config.src_vocab_size * d
+    embeddings += 0 if config.tie_output else config.tgt_vocab_size * d
+    # torch's LSTM: W_ih (4h x in), W_hh (4h x h) and two biases (4h) per direction and layer.
+    encoder = config.num_encoder_layers * 2 * (4 * half * (d + half) + 8 * half)
+    decoder = sum(
+        4 * d * ((2 * d if index == 0 else d) + d) + 8 * d
+        for index in range(config.num_decoder_layers)
+    )
+    bridge = d * d + d
+    attention = d * d if config.attention == "general" else 0
+    combine = 2 * d * d
+    return embeddings + encoder + decoder + bridge + attention + combine
 
 
 def matched_lstm(
