@@ -29,7 +29,7 @@ def quick_settings() -> StudySettings:
     """About a fifth of the full study: fewer updates, lengths, sentences and minutes."""
     return StudySettings(
         long_range=LongRangeSettings(
-            train_examples=2000, updates=150, eval_lengths=(8, 32, 128), eval_examples=20
+            train_examples=2000, updates=100, eval_lengths=(8, 32, 128), eval_examples=20
         ),
         speed_lengths=(16, 64, 128),
         speed_threads=(1,),

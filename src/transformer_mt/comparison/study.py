@@ -91,7 +91,7 @@ class StudySettings:
     translation_model: Architecture = Architecture(256, 4, 3, 1024, 0.1)
     translation_training: TrainingConfig = field(
         default_factory=lambda: study_training(
-            max_tokens=1024, lr=1e-3, warmup_steps=300, label_smoothing=0.1
+            max_tokens=1024, lr=1e-3, warmup_steps=300, label_smoothing=0.1, precision="bf16"
         )
     )
     translation_seconds: float = 210.0
@@ -179,7 +179,7 @@ def run_speed(settings: StudySettings, results: StudyResults, report: Report) ->
     configs = model_pair(settings.translation_model, SyntheticTask("copy").vocab_size)
     _record_sizes(results, "speed", configs)
     training = dataclasses.replace(
-        settings.synthetic_training, max_tokens=settings.speed_max_tokens
+        settings.translation_training, max_tokens=settings.speed_max_tokens
     )
     for threads in settings.speed_threads:
         for length in settings.speed_lengths:
