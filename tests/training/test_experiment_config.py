@@ -8,14 +8,14 @@ import pytest
 import yaml
 
 from transformer_mt.errors import ConfigError
-from transformer_mt.model import Transformer
+from transformer_mt.model.factory import build_model, parameter_count
 from transformer_mt.training.config import (
     ExperimentConfig,
     ModelConfig,
+    architecture_config,
     config_from_dict,
     load_config,
     preset_names,
-    transformer_config,
 )
 
 QUICKSTART = Path(__file__).resolve().parents[2] / "configs" / "quickstart.yaml"
@@ -165,8 +165,17 @@ def test_quickstart_preset_loads() -> None:
 @pytest.mark.parametrize("name", preset_names())
 def test_every_preset_loads_and_builds_its_model(name: str) -> None:
     config = load_config(name)
-    model = Transformer(transformer_config(config.model, 8000, 8000, joint=True))
+    model = build_model(architecture_config(config.model, 8000, 8000, joint=True))
+    assert model.config.kind == config.model.kind
     assert sum(p.numel() for p in model.parameters()) > 1_000_000
+
+
+def test_the_lstm_preset_matches_the_quickstart_parameter_count() -> None:
+    counts = [
+        parameter_count(build_model(architecture_config(load_config(name).model, 8000, 8000, True)))
+        for name in ("quickstart", "lstm")
+    ]
+    assert abs(counts[1] - counts[0]) <= 0.01 * counts[0]
 
 
 def test_base_preset_is_transformer_base_and_small_stops_early() -> None:

@@ -71,7 +71,6 @@ class ModelConfig:
     (heads, feed-forward, norm, positional encoding) are then unused.
     """
 
-    kind: str = "transformer"  # transformer | lstm (attentional LSTM baseline)
     d_model: int = 512
     num_heads: int = 8
     num_encoder_layers: int = 6
@@ -84,6 +83,7 @@ class ModelConfig:
     positional_encoding: str = "sinusoidal"
     max_positions: int = 1024
     tie_output: bool = True
+    kind: str = "transformer"  # transformer | lstm (the attentional LSTM baseline)
     attention: str = "general"  # lstm only: Luong attention score, general | dot
 
     def __post_init__(self) -> None:
