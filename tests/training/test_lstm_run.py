@@ -108,3 +108,12 @@ def test_serve_translates_with_an_lstm_and_refuses_to_explain_it(
         response = client.post("/explain", json={"sentence": "i like tea"})
         assert 400 <= response.status_code < 500
         assert "explain needs a Transformer" in response.json()["message"]
+
+
+def test_the_decoding_self_checks_pass_on_an_lstm_run(toy_lstm_run: tuple[Path, dict]) -> None:
+    run_dir, corpus = toy_lstm_run
+    source = corpus["test_en"]
+    result = invoke(["check", str(run_dir), "--src", str(source), "--sentences", "8"])
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    rows = [line for line in result.stdout.splitlines()[1:] if line.strip()]
+    assert len(rows) == 5 and all(" pass " in row for row in rows)
