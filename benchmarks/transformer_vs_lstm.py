@@ -33,7 +33,7 @@ def quick_settings() -> StudySettings:
         ),
         speed_lengths=(16, 64, 128),
         speed_threads=(1,),
-        speed_sentences=32,
+        speed_sentences=64,
         translation_seconds=45.0,
         translation_points=2,
         eval_sentences=200,

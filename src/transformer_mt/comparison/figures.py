@@ -27,6 +27,13 @@ def _save(figure, path: Path) -> None:  # type: ignore[no-untyped-def]
     _pyplot().close(figure)
 
 
+def _length_axis(axis, lengths: list[int]) -> None:  # type: ignore[no-untyped-def]
+    """A log2 length axis labelled with the measured lengths themselves."""
+    axis.set_xscale("log", base=2)
+    axis.set_xticks(lengths, [str(length) for length in lengths])
+    axis.minorticks_off()
+
+
 def long_range_figure(scores: list[LengthScore], tasks: tuple[str, ...], path: Path) -> None:
     """Sequence (solid) and token (dashed) accuracy against length, one panel per task."""
     plt = _pyplot()
@@ -50,7 +57,7 @@ def long_range_figure(scores: list[LengthScore], tasks: tuple[str, ...], path: P
                 linestyle="--",
                 label=f"{model} token",
             )
-        axis.set_xscale("log", base=2)
+        _length_axis(axis, sorted({s.length for s in scores}))
         axis.set_ylim(-0.03, 1.03)
         axis.set_title(task)
         axis.set_xlabel("sequence length")
@@ -88,7 +95,7 @@ def speed_figure(rows: list[SpeedRow], path: Path) -> None:
                 label=label,
             )
     for axis, name in ((left, "target tokens / s"), (right, "seconds per epoch")):
-        axis.set_xscale("log", base=2)
+        _length_axis(axis, sorted({r.length for r in rows}))
         axis.set_xlabel("sequence length")
         axis.set_ylabel(name)
         axis.grid(alpha=0.3)

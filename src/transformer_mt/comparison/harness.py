@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -20,12 +20,20 @@ from transformer_mt.training.config import TrainingConfig
 from transformer_mt.training.encoded import EncodedCorpus
 from transformer_mt.training.trainer import Trainer
 
+RECENT = 20  # updates averaged for the reported training loss
+
 
 @dataclass
 class TrainingProgress:
     updates: int = 0
     seconds: float = 0.0  # training time only (batches, forward, backward, optimizer)
     target_tokens: int = 0
+    recent_losses: list[float] = field(default_factory=list)  # per-token loss, last updates
+
+    @property
+    def recent_loss(self) -> float:
+        """Mean training loss (nats per target token) of the last :data:`RECENT` updates."""
+        return sum(self.recent_losses) / max(len(self.recent_losses), 1)
 
     @property
     def tokens_per_second(self) -> float:
@@ -81,6 +89,10 @@ def train(
             progress.seconds += time.perf_counter() - started
             progress.updates += 1
             progress.target_tokens += result.tokens
+            progress.recent_losses = [
+                *progress.recent_losses[-(RECENT - 1) :],
+                result.nll / max(result.tokens, 1),
+            ]
             while pending and progress.seconds >= pending[0]:
                 pending.pop(0)
                 if on_mark is not None:

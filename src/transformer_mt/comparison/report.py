@@ -67,11 +67,11 @@ def markdown(results: StudyResults, command: str) -> list[str]:
         "",
         "Both models of each experiment have the same vocabulary, data, batches (token-budget",
         "batches in the same order), optimizer recipe (Adam 0.9/0.98, inverse-square-root",
-        "schedule, clipping 1.0), precision and seed for the initial weights. The LSTM is the",
-        "attentional",
-        "encoder-decoder of `model.kind: lstm` (bidirectional encoder, Luong general attention,",
-        "input feeding) with the Transformer's layer counts and its width chosen so that the",
-        "parameter counts match:",
+        "schedule, clipping 1.0), precision and seed for the initial weights; the",
+        "hyper-parameters were not tuned per model. The LSTM is the attentional encoder-decoder",
+        "of `model.kind: lstm` (bidirectional encoder, Luong general attention, input feeding)",
+        "with the Transformer's layer counts and its width chosen so that the parameter counts",
+        "match:",
         "",
         "| experiment | Transformer | LSTM (width) | parameters: Transformer / LSTM |",
         "|---|---|---|---|",
@@ -116,8 +116,10 @@ def markdown(results: StudyResults, command: str) -> list[str]:
         "",
         SECTIONS[1],
         "",
-        f"- CPU: {hw['cpu']}, {hw['logical_cpus']} logical CPUs; torch {hw['torch']}, "
-        f"Python {hw['python']}.",
+        f"- CPU (lscpu): {hw['cpu']}, {hw['logical_cpus']} logical CPUs "
+        f"({hw['threads_per_core']} thread(s) per core, {hw['cores_per_socket']} core(s) per "
+        f"socket); torch {hw['torch']}, Python {hw['python']}. Every experiment uses 1 torch "
+        "thread except the 2-thread speed measurements.",
         f"- The machine is shared with one or two other engineers' work: load average "
         f"{hw['load_average']} at the start and {hw.get('load_average_end')} at the end, so "
         "timings carry that noise (both models ran in the same conditions, one after the other).",
@@ -167,7 +169,7 @@ def long_range_section(results: StudyResults) -> list[str]:
     for row in results.long_range_training:
         lines.append(
             f"| {row['task']} | {row['model']} | {row['updates']} | {row['seconds']} | "
-            f"{row['tokens_per_second']:,} |"
+            f"{row['tokens_per_second']:,} | {row['final_loss']:.3f} |"
         )
     return [*lines, ""]
 
@@ -302,10 +304,13 @@ def _speed_verdict(results: StudyResults) -> str:
 def _quality_verdict(results: StudyResults) -> str:
     finals = {p.model: p for p in results.quality}  # the last point of each model
     t, s = finals["transformer"], finals["lstm"]
-    leader = "Transformer" if t.bleu > s.bleu else "LSTM"
+    if abs(t.bleu - s.bleu) < 0.5:
+        outcome = "the two are level (within 0.5 BLEU)"
+    else:
+        outcome = f"the {'Transformer' if t.bleu > s.bleu else 'LSTM'} is ahead"
     return (
         f"Translation: after {t.minutes:.1f} / {s.minutes:.1f} minutes of training "
         f"({t.updates} / {s.updates} updates) greedy test BLEU is {t.bleu:.2f} for the Transformer "
-        f"and {s.bleu:.2f} for the LSTM (chrF {t.chrf:.2f} / {s.chrf:.2f}): the {leader} is ahead "
+        f"and {s.bleu:.2f} for the LSTM (chrF {t.chrf:.2f} / {s.chrf:.2f}): {outcome} "
         "at equal wall-clock on this CPU."
     )

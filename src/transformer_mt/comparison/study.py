@@ -86,7 +86,7 @@ class StudySettings:
     )
     speed_lengths: tuple[int, ...] = (16, 32, 64, 128)
     speed_threads: tuple[int, ...] = (1, 2)
-    speed_sentences: int = 64
+    speed_sentences: int = 256
     speed_max_tokens: int = 2048
     translation_model: Architecture = Architecture(256, 4, 3, 1024, 0.1)
     translation_training: TrainingConfig = field(
@@ -128,6 +128,8 @@ def hardware() -> dict[str, Any]:
     return {
         "cpu": fields.get("Model name", platform.processor() or "unknown").strip(),
         "logical_cpus": os.cpu_count(),
+        "threads_per_core": fields.get("Thread(s) per core", "?").strip(),
+        "cores_per_socket": fields.get("Core(s) per socket", "?").strip(),
         "torch": torch.__version__,
         "python": platform.python_version(),
         "load_average": [round(x, 2) for x in os.getloadavg()],
@@ -166,12 +168,14 @@ def run_long_range(
                     "updates": progress.updates,
                     "seconds": round(progress.seconds, 1),
                     "tokens_per_second": round(progress.tokens_per_second),
+                    "final_loss": round(progress.recent_loss, 3),
                 }
             )
             report(
                 f"long-range {name} {label}: {progress.updates} updates in "
                 f"{progress.seconds:.0f}s; "
-                + ", ".join(f"L{s.length} {s.sequence_accuracy:.2f}" for s in scores)
+                + f"loss {progress.recent_loss:.3f}; token accuracy "
+                + ", ".join(f"L{s.length} {s.token_accuracy:.2f}" for s in scores)
             )
 
 

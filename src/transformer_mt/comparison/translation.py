@@ -8,7 +8,7 @@ greedy search. The final weights are also scored per source-length bucket.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +64,7 @@ def train_with_snapshots(
 
     def keep(progress: TrainingProgress) -> None:
         weights = {name: t.detach().clone() for name, t in model.state_dict().items()}
-        snapshots.append((TrainingProgress(**asdict(progress)), weights))
+        snapshots.append((replace(progress), weights))
 
     marks = [seconds * (index + 1) / points for index in range(points)]
     train(trainer, seconds=seconds, marks=marks, on_mark=keep)
