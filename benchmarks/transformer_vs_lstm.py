@@ -49,12 +49,17 @@ def main() -> None:
     parser.add_argument("--docs", type=Path, default=Path("docs"), help="where the report goes")
     parser.add_argument("--updates", type=int, help="synthetic-task updates per model and task")
     parser.add_argument("--minutes", type=float, help="translation training minutes per model")
+    parser.add_argument(
+        "--threads", type=int, nargs="+", help="thread counts for the speed part (default 1)"
+    )
     args = parser.parse_args()
     configure_cpu(1)
     settings = quick_settings() if args.quick else StudySettings()
     if args.updates:
         long_range = dataclasses.replace(settings.long_range, updates=args.updates)
         settings = dataclasses.replace(settings, long_range=long_range)
+    if args.threads:
+        settings = dataclasses.replace(settings, speed_threads=tuple(args.threads))
     if args.minutes:
         settings = dataclasses.replace(settings, translation_seconds=args.minutes * 60)
     splits = experiment_splits(load_config("quickstart"), report=lambda _: None)

@@ -85,7 +85,9 @@ class StudySettings:
         default_factory=lambda: study_training(max_tokens=1024, lr=5e-3, warmup_steps=100)
     )
     speed_lengths: tuple[int, ...] = (16, 32, 64, 128)
-    speed_threads: tuple[int, ...] = (1, 2)
+    # 1 thread by default: on a machine shared with other jobs, 2 OpenMP threads spin-wait for
+    # a busy core and measured 10x slower than 1 (a measurement of the neighbours, not the model).
+    speed_threads: tuple[int, ...] = (1,)
     speed_sentences: int = 256
     speed_max_tokens: int = 2048
     translation_model: Architecture = Architecture(256, 4, 3, 1024, 0.1)
