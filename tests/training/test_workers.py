@@ -15,6 +15,7 @@ import yaml
 from training_runs import raw_config, run_training, train_losses, write_data
 
 from transformer_mt.model import Transformer, TransformerConfig
+from transformer_mt.rundir import RunDir
 from transformer_mt.training.checkpoint import load_weights
 from transformer_mt.training.config import TrainingConfig
 from transformer_mt.training.encoded import EncodedCorpus
@@ -51,9 +52,7 @@ def test_two_workers_match_one_process_with_the_same_global_batch(tmp_path: Path
     one, two = train_losses(tmp_path / "one"), train_losses(tmp_path / "two")
     assert [step for step, _ in two] == list(range(1, 7))
     assert [loss for _, loss in two] == pytest.approx([loss for _, loss in one], rel=1e-5)
-    model_config = TransformerConfig.from_dict(
-        yaml.safe_load((tmp_path / "one" / "model.json").read_text())
-    )
+    model_config = RunDir(tmp_path / "one").read_model_config()
     weights = []
     for name in ("one", "two"):
         model = Transformer(model_config)

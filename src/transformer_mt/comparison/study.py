@@ -96,7 +96,7 @@ class StudySettings:
             max_tokens=1024, lr=1e-3, warmup_steps=300, label_smoothing=0.1, precision="bf16"
         )
     )
-    translation_seconds: float = 210.0
+    translation_seconds: float = 420.0
     translation_points: int = 4
     vocab_size: int = 8000
     eval_sentences: int = 500  # test sentences scored at every point

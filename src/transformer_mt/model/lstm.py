@@ -123,25 +123,34 @@ class LSTMSeq2Seq(nn.Module):
         return self.project(self.decode(tgt_in_ids, memory, src_ids))  # (B, T, V)
 
     # -- incremental decoding --------------------------------------------------------------
-    def start_cache(self, memory: torch.Tensor, src_ids: torch.Tensor) -> LSTMCache:
-        """The decoder's initial state for this source batch; attention keys projected once."""
-        source_mask = src_ids != self.config.pad_id  # (B, S)
+    def start_cache(
+        self, memory: torch.Tensor, src_ids: torch.Tensor, *, beams: int = 1, capacity: int = 0
+    ) -> LSTMCache:
+        """The decoder's initial state for this source batch; attention keys projected once.
+
+        memory ``(A, S, D)`` and src_ids ``(A, S)`` have one row per sentence; decoding runs
+        ``beams`` consecutive rows per sentence. ``capacity`` (steps to preallocate, for the
+        Transformer's growing cache) does not apply: the recurrent state has a fixed size.
+        """
+        del capacity  # the search's contract; an LSTM state does not grow
+        source_mask = src_ids != self.config.pad_id  # (A, S)
         batch, _, d = memory.shape
-        lengths = source_mask.sum(dim=1).clamp(min=1)  # (B,)
+        lengths = source_mask.sum(dim=1).clamp(min=1)  # (A,)
         rows = torch.arange(batch, device=memory.device)
-        forward_final = memory[rows, lengths - 1, : d // 2]  # (B, D/2) at the last real token
-        backward_final = memory[:, 0, d // 2 :]  # (B, D/2) the backward pass ends at 0
+        forward_final = memory[rows, lengths - 1, : d // 2]  # (A, D/2) at the last real token
+        backward_final = memory[:, 0, d // 2 :]  # (A, D/2) the backward pass ends at 0
         initial = torch.tanh(self.bridge(torch.cat([forward_final, backward_final], dim=-1)))
         layers = self.config.num_decoder_layers
-        hidden = initial[None].expand(layers, batch, d).contiguous()  # (N, B, D)
-        return LSTMCache(
+        hidden = initial[None].expand(layers, batch, d).contiguous()  # (N, A, D)
+        cache = LSTMCache(
             hidden=hidden,
-            cell=torch.zeros_like(hidden),  # (N, B, D)
-            attentional=torch.zeros_like(initial),  # (B, D)
+            cell=torch.zeros_like(hidden),  # (N, A, D)
+            attentional=torch.zeros_like(initial),  # (A, D)
             memory=memory,
-            keys=self.attention_key(memory),  # (B, S, D)
+            keys=self.attention_key(memory),  # (A, S, D)
             source_mask=source_mask,
         )
+        return cache if beams == 1 else cache.select(rows.repeat_interleave(beams))  # (A*N, ..)
 
     def decode_step(self, tokens: torch.Tensor, cache: LSTMCache) -> tuple[torch.Tensor, LSTMCache]:
         """The newest token of each row ``(B,)`` -> next-token logits ``(B, V)``.
