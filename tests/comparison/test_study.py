@@ -119,3 +119,8 @@ def test_a_tiny_study_writes_a_consistent_report(tmp_path: Path) -> None:
     saved = json.loads((tmp_path / "docs" / "transformer-vs-lstm.json").read_text())
     assert saved["parameters"] == results.parameters
     assert "Verdict:" in text and "Translation: after" in text
+    for line in text.splitlines():  # every table row has as many cells as its header
+        if line.startswith("| task | model | updates"):
+            width = line.count("|")
+        elif line.startswith("| copy | transformer | 2 |"):
+            assert line.count("|") == width

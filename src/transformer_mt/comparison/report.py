@@ -163,8 +163,8 @@ def long_range_section(results: StudyResults) -> list[str]:
         )
     lines += [
         "",
-        "| task | model | updates | training seconds | tokens/s |",
-        "|---|---|---|---|---|",
+        "| task | model | updates | training seconds | tokens/s | training loss, last 20 updates |",
+        "|---|---|---|---|---|---|",
     ]
     for row in results.long_range_training:
         lines.append(
