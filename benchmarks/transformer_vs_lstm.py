@@ -19,6 +19,7 @@ from pathlib import Path
 
 from transformer_mt.comparison.long_range import LongRangeSettings
 from transformer_mt.comparison.report import conclusions, write_report
+from transformer_mt.comparison.saved import load_results
 from transformer_mt.comparison.study import StudySettings, run_study
 from transformer_mt.runtime import configure_cpu
 from transformer_mt.training.config import load_config
@@ -50,9 +51,19 @@ def main() -> None:
     parser.add_argument("--updates", type=int, help="synthetic-task updates per model and task")
     parser.add_argument("--minutes", type=float, help="translation training minutes per model")
     parser.add_argument(
+        "--from-json",
+        type=Path,
+        help="render the report again from a saved transformer-vs-lstm.json (no measuring)",
+    )
+    parser.add_argument(
         "--threads", type=int, nargs="+", help="thread counts for the speed part (default 1)"
     )
     args = parser.parse_args()
+    if args.from_json:
+        results = load_results(args.from_json)
+        path = write_report(results, args.docs)
+        print(f"report: {path}")
+        return
     configure_cpu(1)
     settings = quick_settings() if args.quick else StudySettings()
     if args.updates:
@@ -64,13 +75,12 @@ def main() -> None:
         settings = dataclasses.replace(settings, translation_seconds=args.minutes * 60)
     splits = experiment_splits(load_config("quickstart"), report=lambda _: None)
     with tempfile.TemporaryDirectory(prefix="transformer-vs-lstm-") as work:
-        results = run_study(
-            settings, splits, Path(work), report=lambda line: print(line, flush=True)
-        )
+        results = run_study(settings, splits, Path(work), report=_print)
     command = " ".join(
         ["python", "benchmarks/transformer_vs_lstm.py", *map(shlex.quote, sys.argv[1:])]
     )
-    path = write_report(results, args.docs, command)
+    results.command = command
+    path = write_report(results, args.docs)
     print("\n".join(["", *conclusions(results), "", f"report: {path}"]))
 
 

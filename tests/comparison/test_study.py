@@ -12,6 +12,7 @@ from cli.toy_data import toy_pairs
 from transformer_mt.comparison.long_range import LongRangeSettings
 from transformer_mt.comparison.matching import lstm_parameters, matched_lstm
 from transformer_mt.comparison.report import SECTIONS, write_report
+from transformer_mt.comparison.saved import load_results
 from transformer_mt.comparison.study import Architecture, StudySettings, run_study, study_training
 from transformer_mt.data.pairs import Splits
 from transformer_mt.model.factory import build_model, parameter_count
@@ -108,7 +109,8 @@ def test_a_tiny_study_writes_a_consistent_report(tmp_path: Path) -> None:
         buckets = [b for b in results.buckets if b.model == model]
         assert sum(b.sentences for b in buckets) == 12
 
-    path = write_report(results, tmp_path / "docs", "python benchmarks/transformer_vs_lstm.py")
+    results.command = "python benchmarks/transformer_vs_lstm.py --tiny"
+    path = write_report(results, tmp_path / "docs")
     text = path.read_text()
     for section in SECTIONS:
         assert section in text
@@ -116,8 +118,12 @@ def test_a_tiny_study_writes_a_consistent_report(tmp_path: Path) -> None:
         png = tmp_path / "docs" / f"transformer-vs-lstm-{figure}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f"]({png.name})" in text
-    saved = json.loads((tmp_path / "docs" / "transformer-vs-lstm.json").read_text())
-    assert saved["parameters"] == results.parameters
+    saved = tmp_path / "docs" / "transformer-vs-lstm.json"
+    assert json.loads(saved.read_text())["parameters"] == results.parameters
+    # The saved numbers render the same report again.
+    again = write_report(load_results(saved), tmp_path / "again")
+    assert again.read_text() == text
+    assert "python benchmarks/transformer_vs_lstm.py --tiny" in text
     assert "Verdict:" in text and "Translation: after" in text
     for line in text.splitlines():  # every table row has as many cells as its header
         if line.startswith("| task | model | updates"):

@@ -118,6 +118,7 @@ class StudyResults:
     quality: list[QualityPoint] = field(default_factory=list)
     buckets: list[BucketScore] = field(default_factory=list)
     minutes: float = 0.0  # the whole study's wall-clock time
+    command: str = ""  # the command line that measured these numbers
 
 
 def hardware() -> dict[str, Any]:
