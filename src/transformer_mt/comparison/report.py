@@ -104,8 +104,8 @@ def markdown(results: StudyResults) -> list[str]:
         "",
         f"- CPU (lscpu): {hw['cpu']}, {hw['logical_cpus']} logical CPUs "
         f"({hw['threads_per_core']} thread(s) per core, {hw['cores_per_socket']} core(s) per "
-        f"socket); torch {hw['torch']}, Python {hw['python']}. Every experiment uses 1 torch "
-        "thread except the 2-thread speed measurements.",
+        f"socket); torch {hw['torch']}, Python {hw['python']}. Torch threads: 1, and "
+        f"{list(settings.speed_threads)} for the speed measurements.",
         f"- The machine is shared with one or two other engineers' work: load average "
         f"{hw['load_average']} at the start and {hw.get('load_average_end')} at the end, so "
         "timings carry that noise (both models ran in the same conditions, one after the other).",
