@@ -40,37 +40,28 @@ class TransformerConfig:
 
     def __post_init__(self) -> None:
         for name in ("src_vocab_size", "tgt_vocab_size", "d_model", "num_heads", "d_ff"):
-            _require(getattr(self, name) > 0, name, "must be positive")
+            require(getattr(self, name) > 0, name, "must be positive")
         for name in ("num_encoder_layers", "num_decoder_layers"):
-            _require(getattr(self, name) >= 1, name, "must be at least 1")
+            require(getattr(self, name) >= 1, name, "must be at least 1")
         if self.d_model % self.num_heads != 0:
             raise ValueError(
                 f"d_model={self.d_model} is not divisible by num_heads={self.num_heads}: "
                 "each head needs d = d_model / num_heads dimensions"
             )
         for name in ("dropout", "attention_dropout"):
-            _require(0.0 <= getattr(self, name) < 1.0, name, "must be in [0, 1)")
-        _require(self.activation in ACTIVATIONS, "activation", f"must be one of {ACTIVATIONS}")
-        _require(
+            require(0.0 <= getattr(self, name) < 1.0, name, "must be in [0, 1)")
+        require(self.activation in ACTIVATIONS, "activation", f"must be one of {ACTIVATIONS}")
+        require(
             self.norm_position in NORM_POSITIONS,
             "norm_position",
             f"must be one of {NORM_POSITIONS}",
         )
-        _require(
+        require(
             self.positional_encoding in POSITIONAL_ENCODINGS,
             "positional_encoding",
             f"must be one of {POSITIONAL_ENCODINGS}",
         )
-        _require(self.max_positions >= 2, "max_positions", "must be at least 2")
-        if self.share_embeddings and self.src_vocab_size != self.tgt_vocab_size:
-            raise ValueError(
-                "share_embeddings=True needs src_vocab_size == tgt_vocab_size "
-                f"(got {self.src_vocab_size} and {self.tgt_vocab_size})"
-            )
-        ids = {"pad_id": self.pad_id, "bos_id": self.bos_id, "eos_id": self.eos_id}
-        for name, value in ids.items():
-            _require(0 <= value < self.tgt_vocab_size, name, "must be a valid target token id")
-        _require(len(set(ids.values())) == 3, "pad_id/bos_id/eos_id", "must be distinct")
+        check_vocabulary(self)
 
     @property
     def head_dim(self) -> int:
@@ -89,6 +80,21 @@ class TransformerConfig:
         return cls(**values)
 
 
-def _require(condition: bool, field: str, message: str) -> None:
+def check_vocabulary(config: Any) -> None:
+    """Checks every architecture config shares: positions, embedding sharing, special ids."""
+    require(config.max_positions >= 2, "max_positions", "must be at least 2")
+    if config.share_embeddings and config.src_vocab_size != config.tgt_vocab_size:
+        raise ValueError(
+            "share_embeddings=True needs src_vocab_size == tgt_vocab_size "
+            f"(got {config.src_vocab_size} and {config.tgt_vocab_size})"
+        )
+    ids = {"pad_id": config.pad_id, "bos_id": config.bos_id, "eos_id": config.eos_id}
+    for name, value in ids.items():
+        require(0 <= value < config.tgt_vocab_size, name, "must be a valid target token id")
+    require(len(set(ids.values())) == 3, "pad_id/bos_id/eos_id", "must be distinct")
+
+
+def require(condition: bool, field: str, message: str) -> None:
+    """A one-line ``ValueError`` naming ``field`` unless ``condition`` holds."""
     if not condition:
         raise ValueError(f"{field} {message}")

@@ -18,11 +18,12 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from transformer_mt.model.dropout import fast_dropout
+from transformer_mt.model.encoder_decoder import EncoderDecoder
 from transformer_mt.model.lstm_cache import LSTMCache
 from transformer_mt.model.lstm_config import LSTMConfig
 
 
-class LSTMSeq2Seq(nn.Module):
+class LSTMSeq2Seq(EncoderDecoder):
     """Attentional LSTM encoder-decoder.
 
     Each decoder step: ``x = [embedding; previous attentional vector]`` through the stacked LSTM
@@ -112,15 +113,6 @@ class LSTMSeq2Seq(nn.Module):
             state = self._advance(embedded[:, position], state)
             outputs.append(state.attentional)  # (B, D)
         return self._dropout(torch.stack(outputs, dim=1))  # (B, T, D)
-
-    def project(self, hidden: torch.Tensor) -> torch.Tensor:
-        """Final linear layer: ``(.., D)`` -> logits ``(.., V)``."""
-        return self.output_projection(hidden)
-
-    def forward(self, src_ids: torch.Tensor, tgt_in_ids: torch.Tensor) -> torch.Tensor:
-        """src_ids ``(B, S)``, tgt_in_ids ``(B, T)`` -> logits ``(B, T, V)``."""
-        memory = self.encode(src_ids)  # (B, S, D)
-        return self.project(self.decode(tgt_in_ids, memory, src_ids))  # (B, T, V)
 
     # -- incremental decoding --------------------------------------------------------------
     def start_cache(

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
+from transformer_mt.model.config import check_vocabulary, require
+
 ATTENTION_SCORES = ("general", "dot")
 
 
@@ -35,24 +37,15 @@ class LSTMConfig:
 
     def __post_init__(self) -> None:
         for name in ("src_vocab_size", "tgt_vocab_size", "d_model"):
-            _require(getattr(self, name) > 0, name, "must be positive")
-        _require(self.d_model % 2 == 0, "d_model", "must be even (two encoder directions)")
+            require(getattr(self, name) > 0, name, "must be positive")
+        require(self.d_model % 2 == 0, "d_model", "must be even (two encoder directions)")
         for name in ("num_encoder_layers", "num_decoder_layers"):
-            _require(getattr(self, name) >= 1, name, "must be at least 1")
-        _require(0.0 <= self.dropout < 1.0, "dropout", "must be in [0, 1)")
-        _require(
+            require(getattr(self, name) >= 1, name, "must be at least 1")
+        require(0.0 <= self.dropout < 1.0, "dropout", "must be in [0, 1)")
+        require(
             self.attention in ATTENTION_SCORES, "attention", f"must be one of {ATTENTION_SCORES}"
         )
-        _require(self.max_positions >= 2, "max_positions", "must be at least 2")
-        if self.share_embeddings and self.src_vocab_size != self.tgt_vocab_size:
-            raise ValueError(
-                "share_embeddings=True needs src_vocab_size == tgt_vocab_size "
-                f"(got {self.src_vocab_size} and {self.tgt_vocab_size})"
-            )
-        ids = {"pad_id": self.pad_id, "bos_id": self.bos_id, "eos_id": self.eos_id}
-        for name, value in ids.items():
-            _require(0 <= value < self.tgt_vocab_size, name, "must be a valid target token id")
-        _require(len(set(ids.values())) == 3, "pad_id/bos_id/eos_id", "must be distinct")
+        check_vocabulary(self)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -63,8 +56,3 @@ class LSTMConfig:
         if unknown:
             raise ValueError(f"unknown lstm model config field(s): {', '.join(unknown)}")
         return cls(**values)
-
-
-def _require(condition: bool, field: str, message: str) -> None:
-    if not condition:
-        raise ValueError(f"{field} {message}")

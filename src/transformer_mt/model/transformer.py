@@ -12,10 +12,11 @@ from transformer_mt import masks
 from transformer_mt.model.cache import DecoderCache
 from transformer_mt.model.config import TransformerConfig
 from transformer_mt.model.embedding import Embedder, PositionalEncoding
+from transformer_mt.model.encoder_decoder import EncoderDecoder
 from transformer_mt.model.layers import AttentionWeights, DecoderLayer, EncoderLayer
 
 
-class Transformer(nn.Module):
+class Transformer(EncoderDecoder):
     """Encoder-decoder Transformer for translation (Vaswani et al. 2017).
 
     ``forward(src_ids, tgt_in_ids)`` runs teacher forcing: all target positions in one pass.
@@ -98,15 +99,6 @@ class Transformer(nn.Module):
         for layer in self.decoder_layers:
             x = layer(x, memory, self_mask, memory_mask, _new_slot(weights))  # (B, T, D)
         return self.decoder_norm(x)
-
-    def project(self, hidden: torch.Tensor) -> torch.Tensor:
-        """Final linear layer: ``(.., D)`` -> logits ``(.., V)`` (softmax gives probabilities)."""
-        return self.output_projection(hidden)
-
-    def forward(self, src_ids: torch.Tensor, tgt_in_ids: torch.Tensor) -> torch.Tensor:
-        """src_ids ``(B, S)``, tgt_in_ids ``(B, T)`` -> logits ``(B, T, V)``."""
-        memory = self.encode(src_ids)  # (B, S, D)
-        return self.project(self.decode(tgt_in_ids, memory, src_ids))  # (B, T, V)
 
     # -- incremental decoding --------------------------------------------------------------
     def start_cache(

@@ -65,7 +65,6 @@ def autocast(device: torch.device, precision: str) -> contextlib.AbstractContext
 class UpdateResult:
     nll: float  # summed over the update's real target tokens (all workers)
     tokens: int  # real target tokens in the update (all workers)
-    finite: bool = True  # False when fp16 loss scaling skipped the update
 
 
 def accumulate_gradients(
