@@ -54,7 +54,7 @@ def config_differences(saved: ExperimentConfig, other: ExperimentConfig) -> list
     return found
 
 
-def check_resumable(run: RunDir, config: ExperimentConfig) -> None:
+def check_resumable(run: RunDir) -> None:
     if not run.path.is_dir():
         raise UserError(f"{run.path}: no such run directory to resume")
     for required in (run.model_config_file, run.tokenizer_dir):

@@ -124,7 +124,7 @@ def _train(
     torch.manual_seed(training.seed)  # the same initial weights on every worker
     run = RunDir(Path(config.run_dir))
     if resume:
-        check_resumable(run, config)
+        check_resumable(run)
     elif workers.is_main:  # the others would see the directory rank 0 is making
         check_run_dir(config, overwrite=overwrite)
     started = time.perf_counter()

@@ -53,8 +53,8 @@ def list_checkpoints(directory: Path) -> list[Path]:
     """Complete checkpoints in ``directory``, oldest first (temporary files are ignored)."""
     if not directory.is_dir():
         return []
-    found = [p for p in directory.iterdir() if CHECKPOINT.fullmatch(p.name)]
-    return sorted(found, key=lambda p: int(CHECKPOINT.fullmatch(p.name).group(1)))  # type: ignore[union-attr]
+    steps = {p: int(m.group(1)) for p in directory.iterdir() if (m := CHECKPOINT.fullmatch(p.name))}
+    return sorted(steps, key=steps.__getitem__)
 
 
 def prune_checkpoints(directory: Path, keep_last: int) -> None:
