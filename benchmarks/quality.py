@@ -34,6 +34,7 @@ import torch
 from safetensors.torch import load_model, save_model
 
 from hf_peer import marian, marian_loss
+from transformer_mt.comparison.harness import make_trainer
 from transformer_mt.data.batching import token_budget_batches
 from transformer_mt.data.tokenizer import Tokenizer
 from transformer_mt.decoding.translator import Translator
@@ -44,7 +45,6 @@ from transformer_mt.training.config import ExperimentConfig, load_config, transf
 from transformer_mt.training.encoded import EncodedCorpus
 from transformer_mt.training.run import experiment_splits
 from transformer_mt.training.schedule import inverse_sqrt_factor
-from transformer_mt.training.trainer import Trainer
 
 ENGINES = ("ours", "hf")
 
@@ -69,10 +69,7 @@ def hf_model(config: ExperimentConfig, tokenizer: Tokenizer) -> torch.nn.Module:
 def our_trainer(
     config: ExperimentConfig, model: Transformer, corpus: EncodedCorpus, out: Path
 ) -> Callable[[list[int]], int]:
-    trainer = Trainer(
-        model, corpus, corpus, config.training, run_path=out, translate=lambda s: s,
-        valid_pairs=[], device=torch.device("cpu"), report=lambda _: None,
-    )  # fmt: skip
+    trainer = make_trainer(model, corpus, config.training, out)
     return lambda indices: trainer.update([indices]).tokens
 
 
