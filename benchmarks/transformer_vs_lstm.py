@@ -1,7 +1,7 @@
 """Transformer against the attentional LSTM baseline: long range, parallelism, translation.
 
-    python benchmarks/transformer_vs_lstm.py            # the full study, ~25 min on 2 CPU cores
-    python benchmarks/transformer_vs_lstm.py --quick    # a smaller version, ~5 min
+    python benchmarks/transformer_vs_lstm.py            # the full study, about an hour on one core
+    python benchmarks/transformer_vs_lstm.py --quick    # a smaller version, ~10 min
 
 Writes ``docs/transformer-vs-lstm.md`` with its figures (``docs/transformer-vs-lstm-*.png``) and
 raw numbers (``docs/transformer-vs-lstm.json``), and prints the conclusions. See
@@ -30,13 +30,18 @@ def quick_settings() -> StudySettings:
     """About a fifth of the full study: fewer updates, lengths, sentences and minutes."""
     return StudySettings(
         long_range=LongRangeSettings(
-            train_examples=2000, updates=100, eval_lengths=(8, 32, 128), eval_examples=20
+            train_examples=2000,
+            updates=300,
+            probe_updates=50,
+            eval_lengths=(8, 32, 128),
+            eval_examples=20,
         ),
         speed_lengths=(16, 64, 128),
         speed_threads=(1,),
         speed_sentences=64,
-        translation_seconds=45.0,
+        translation_seconds=60.0,
         translation_points=2,
+        translation_probe_seconds=15.0,
         eval_sentences=200,
         bucket_sentences=500,
     )
@@ -67,7 +72,10 @@ def main() -> None:
     configure_cpu(1)
     settings = quick_settings() if args.quick else StudySettings()
     if args.updates:
-        long_range = dataclasses.replace(settings.long_range, updates=args.updates)
+        probe_updates = min(settings.long_range.probe_updates, max(args.updates // 10, 1))
+        long_range = dataclasses.replace(
+            settings.long_range, updates=args.updates, probe_updates=probe_updates
+        )
         settings = dataclasses.replace(settings, long_range=long_range)
     if args.threads:
         settings = dataclasses.replace(settings, speed_threads=tuple(args.threads))

@@ -63,10 +63,10 @@ def tiny_settings() -> StudySettings:
         tasks=("copy", "agreement"),
         long_range=LongRangeSettings(
             train_examples=40, min_length=4, max_length=12, eval_lengths=(4, 12),
-            eval_examples=4, updates=2,
+            eval_examples=4, updates=3, lrs=(1e-2, 3e-2), probe_updates=1,
         ),
         synthetic_model=Architecture(16, 2, 1, 32, 0.0),
-        synthetic_training=study_training(max_tokens=128, lr=1e-2, warmup_steps=1),
+        synthetic_training=study_training(max_tokens=128, warmup_steps=1),
         speed_lengths=(4, 8),
         speed_threads=(1,),
         speed_sentences=8,
@@ -75,6 +75,8 @@ def tiny_settings() -> StudySettings:
         translation_training=study_training(max_tokens=256, lr=1e-2, warmup_steps=1),
         translation_seconds=0.3,
         translation_points=2,
+        translation_lrs=(1e-2, 3e-2),
+        translation_probe_seconds=0.05,
         vocab_size=300,
         eval_sentences=6,
         bucket_sentences=12,
@@ -95,7 +97,12 @@ def test_a_tiny_study_writes_a_consistent_report(tmp_path: Path) -> None:
         for value in (score.sequence_accuracy, score.token_accuracy, score.last_token_accuracy):
             assert 0.0 <= value <= 1.0
         assert score.sequence_accuracy <= score.token_accuracy or score.token_accuracy == 0
-    assert all(row["updates"] == 2 for row in results.long_range_training)
+    for row in results.long_range_training:
+        assert row["updates"] == 3 and row["lr"] in (1e-2, 3e-2)
+        losses = dict(row["probe_losses"])
+        assert set(losses) == {1e-2, 3e-2} and losses[row["lr"]] == min(losses.values())
+    for model in ("transformer", "lstm"):
+        assert results.translation_lr[model]["lr"] in (1e-2, 3e-2)
     assert len(results.speed) == 2 * 2
     for row in results.speed:
         # One epoch of 8 sentences of 4 (or 8) tokens plus a special in 64-token batches.
@@ -126,7 +133,7 @@ def test_a_tiny_study_writes_a_consistent_report(tmp_path: Path) -> None:
     assert "python benchmarks/transformer_vs_lstm.py --tiny" in text
     assert "Verdict:" in text and "Translation: after" in text
     for line in text.splitlines():  # every table row has as many cells as its header
-        if line.startswith("| task | model | updates"):
+        if line.startswith("| task | model | lr"):
             width = line.count("|")
-        elif line.startswith("| copy | transformer | 2 |"):
+        elif line.startswith("| copy | transformer | 0.0"):
             assert line.count("|") == width

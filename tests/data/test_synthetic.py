@@ -13,8 +13,8 @@ def test_targets_by_hand() -> None:
     source = [A, B, C, B]
     assert SyntheticTask("copy", 3).target(source) == [A, B, C, B]
     assert SyntheticTask("reverse", 3).target(source) == [B, C, B, A]
-    # The last output is the partner (symbol + 3) of the first input, 3 positions away.
-    assert SyntheticTask("agreement", 3).target(source) == [A, B, C, A + 3]
+    # The source, then the partner (symbol + 3) of the first input, 4 positions away.
+    assert SyntheticTask("agreement", 3).target(source) == [A, B, C, B, A + 3]
     assert SyntheticTask("agreement", 3).vocab_size == FIRST_SYMBOL + 6
 
 

@@ -2,13 +2,17 @@
 
 The study drives ``Trainer.update`` directly (as ``benchmarks/quality.py`` does) so that both
 models see the same batches in the same order and the clock measures only training.
+
+A :class:`Session` can be continued: :func:`pick_learning_rate` trains one session per candidate
+learning rate for a short probe, keeps the one with the lowest training loss and continues it,
+so each model trains at a learning rate that suits it and the probe is not lost for the winner.
 """
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,35 +61,52 @@ def make_trainer(
     )
 
 
-def train(
-    trainer: Trainer,
-    *,
-    updates: int | None = None,
-    seconds: float | None = None,
-    marks: list[float] | None = None,
-    on_mark: Callable[[TrainingProgress], None] | None = None,
-) -> TrainingProgress:
-    """Run updates on shuffled token-budget batches until ``updates`` or ``seconds`` is reached.
+class Session:
+    """One model's training on shuffled token-budget batches, continued across calls."""
 
-    ``marks`` are training times (seconds) at which ``on_mark`` is called, e.g. to score the
-    model; the time ``on_mark`` takes is not counted.
-    """
-    if updates is None and seconds is None:
-        raise ValueError("give updates or seconds")
-    config = trainer.config
-    rng = random.Random(config.seed)
-    pending = sorted(marks or [])
-    progress = TrainingProgress()
+    def __init__(self, model: Model, trainer: Trainer) -> None:
+        self.model = model
+        self.trainer = trainer
+        self.progress = TrainingProgress()
+        self._batches = self._epochs(random.Random(trainer.config.seed))
 
-    def done() -> bool:
-        return (updates is not None and progress.updates >= updates) or (
-            seconds is not None and progress.seconds >= seconds
-        )
+    @property
+    def lr(self) -> float:
+        return self.trainer.config.lr
 
-    while not done():
-        for indices in token_budget_batches(trainer.lengths, config.max_tokens, rng):
+    def _epochs(self, rng: random.Random) -> Iterator[list[int]]:
+        while True:
+            yield from token_budget_batches(
+                self.trainer.lengths, self.trainer.config.max_tokens, rng
+            )
+
+    def run(
+        self,
+        *,
+        updates: int | None = None,
+        seconds: float | None = None,
+        marks: Sequence[float] = (),
+        on_mark: Callable[[TrainingProgress], None] | None = None,
+    ) -> TrainingProgress:
+        """Train until the session's totals reach ``updates`` or ``seconds``.
+
+        ``marks`` are training times (seconds) at which ``on_mark`` is called, e.g. to keep the
+        weights; the time ``on_mark`` takes is not counted.
+        """
+        if updates is None and seconds is None:
+            raise ValueError("give updates or seconds")
+        progress = self.progress
+        pending = sorted(mark for mark in marks if mark > progress.seconds)
+
+        def done() -> bool:
+            return (updates is not None and progress.updates >= updates) or (
+                seconds is not None and progress.seconds >= seconds
+            )
+
+        while not done():
+            indices = next(self._batches)
             started = time.perf_counter()
-            result = trainer.update([indices])
+            result = self.trainer.update([indices])
             progress.seconds += time.perf_counter() - started
             progress.updates += 1
             progress.target_tokens += result.tokens
@@ -97,6 +118,60 @@ def train(
                 pending.pop(0)
                 if on_mark is not None:
                     on_mark(progress)
-            if done():
-                break
-    return progress
+        return progress
+
+
+def train(
+    trainer: Trainer,
+    *,
+    updates: int | None = None,
+    seconds: float | None = None,
+    marks: Sequence[float] = (),
+    on_mark: Callable[[TrainingProgress], None] | None = None,
+) -> TrainingProgress:
+    """Train ``trainer``'s model once until ``updates`` or ``seconds`` (a fresh session)."""
+    session = Session(trainer.model, trainer)
+    return session.run(updates=updates, seconds=seconds, marks=marks, on_mark=on_mark)
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A short run at each candidate learning rate; the lowest training loss wins."""
+
+    lrs: tuple[float, ...]  # one value: no probe
+    updates: int = 0  # 0: no probe
+    seconds: float | None = None  # probe by time instead (translation)
+
+    def __post_init__(self) -> None:
+        if not self.lrs or any(lr <= 0 for lr in self.lrs):
+            raise ValueError(f"need at least one positive learning rate, got {self.lrs}")
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    lr: float  # the learning rate chosen
+    losses: tuple[tuple[float, float], ...]  # (learning rate, probe's final training loss)
+
+
+def pick_learning_rate(
+    start: Callable[[float], Session], probe: Probe
+) -> tuple[Session, ProbeResult]:
+    """``start(lr)`` builds a fresh session (same seed, weights and batches) per candidate."""
+    if len(probe.lrs) == 1:
+        return start(probe.lrs[0]), ProbeResult(probe.lrs[0], ())
+    losses = []
+    best: Session | None = None
+    best_loss = float("inf")
+    for lr in probe.lrs:
+        session = start(lr)
+        if probe.seconds is not None:
+            session.run(seconds=probe.seconds)
+        else:
+            session.run(updates=max(probe.updates, 1))
+        loss = session.progress.recent_loss
+        loss = loss if loss == loss else float("inf")  # NaN never wins
+        losses.append((lr, loss))
+        if best is None or loss < best_loss:
+            best, best_loss = session, loss  # the losers are dropped at once (memory)
+    assert best is not None
+    return best, ProbeResult(best.lr, tuple(losses))

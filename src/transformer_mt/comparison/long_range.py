@@ -7,13 +7,21 @@ project's greedy search.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from transformer_mt.comparison.harness import TrainingProgress, make_trainer, train
+from transformer_mt.comparison.harness import (
+    Probe,
+    ProbeResult,
+    Session,
+    make_trainer,
+    pick_learning_rate,
+)
 from transformer_mt.data.batching import pad_sequences
 from transformer_mt.data.synthetic import SyntheticTask, score_outputs
 from transformer_mt.data.tokenizer import EOS_ID, PAD_ID
@@ -43,23 +51,44 @@ class LongRangeSettings:
     max_length: int = 128
     eval_lengths: tuple[int, ...] = (8, 16, 32, 64, 96, 128)
     eval_examples: int = 50  # per length
-    updates: int = 600
+    updates: int = 3000  # per model and task, the learning-rate probe's included
+    lrs: tuple[float, ...] = (1e-3, 3e-3)  # candidates, probed per model and task
+    probe_updates: int = 300
     seed: int = 1
+
+    def __post_init__(self) -> None:
+        if len(self.lrs) > 1 and not 0 < self.probe_updates <= self.updates:
+            raise ValueError(
+                f"probe_updates must be in [1, updates={self.updates}], got {self.probe_updates}"
+            )
+
+    @property
+    def probe(self) -> Probe:
+        return Probe(self.lrs, updates=self.probe_updates)
 
 
 def train_on_task(
-    model: Model,
+    build: Callable[[], Model],
     task: SyntheticTask,
     settings: LongRangeSettings,
     training: TrainingConfig,
     work_dir: Path,
-) -> TrainingProgress:
-    """Train ``model`` on ``settings.train_examples`` random sources of the task."""
+) -> tuple[Session, ProbeResult]:
+    """Train a fresh ``build()`` model on ``settings.train_examples`` random sources of the
+    task, at the candidate learning rate that gave the lowest loss after the probe."""
     sources, targets = task.sample(
         settings.train_examples, settings.min_length, settings.max_length, seed=settings.seed
     )
-    trainer = make_trainer(model, EncodedCorpus(sources, targets), training, work_dir)
-    return train(trainer, updates=settings.updates)
+    corpus = EncodedCorpus(sources, targets)
+
+    def start(lr: float) -> Session:
+        model = build()
+        config = dataclasses.replace(training, lr=lr)
+        return Session(model, make_trainer(model, corpus, config, work_dir / f"lr-{lr:g}"))
+
+    session, probe = pick_learning_rate(start, settings.probe)
+    session.run(updates=settings.updates)
+    return session, probe
 
 
 def accuracy_by_length(

@@ -28,6 +28,7 @@ def to_json(results: StudyResults) -> dict[str, Any]:
         "long_range_training": results.long_range_training,
         "speed": [r.to_dict() for r in results.speed],
         "quality": [p.to_dict() for p in results.quality],
+        "translation_lr": results.translation_lr,
         "buckets": [b.to_dict() for b in results.buckets],
         "minutes": round(results.minutes, 2),
         "command": results.command,
@@ -45,6 +46,7 @@ def from_json(data: dict[str, Any]) -> StudyResults:
         long_range_training=data["long_range_training"],
         speed=[SpeedRow(**row) for row in data["speed"]],
         quality=[QualityPoint(**row) for row in data["quality"]],
+        translation_lr=data.get("translation_lr", {}),
         buckets=[BucketScore(**row) for row in data["buckets"]],
         minutes=data["minutes"],
         command=data.get("command", "python benchmarks/transformer_vs_lstm.py"),
@@ -61,12 +63,16 @@ def load_results(path: Path) -> StudyResults:
 def _settings(values: dict[str, Any]) -> StudySettings:
     long_range = dict(values["long_range"])
     long_range["eval_lengths"] = tuple(long_range["eval_lengths"])
+    long_range["lrs"] = tuple(long_range.get("lrs", (values["synthetic_training"]["lr"],)))
     return StudySettings(
         **{
             **values,
             "tasks": tuple(values["tasks"]),
             "speed_lengths": tuple(values["speed_lengths"]),
             "speed_threads": tuple(values["speed_threads"]),
+            "translation_lrs": tuple(
+                values.get("translation_lrs", (values["translation_training"]["lr"],))
+            ),
             "long_range": LongRangeSettings(**long_range),
             "synthetic_model": Architecture(**values["synthetic_model"]),
             "translation_model": Architecture(**values["translation_model"]),

@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from transformer_mt.comparison.harness import Probe
 from transformer_mt.comparison.long_range import (
     LengthScore,
     LongRangeSettings,
@@ -81,8 +82,8 @@ class StudySettings:
     tasks: tuple[str, ...] = TASKS
     long_range: LongRangeSettings = field(default_factory=LongRangeSettings)
     synthetic_model: Architecture = Architecture(64, 4, 2, 256, 0.0)
-    synthetic_training: TrainingConfig = field(
-        default_factory=lambda: study_training(max_tokens=1024, lr=5e-3, warmup_steps=100)
+    synthetic_training: TrainingConfig = field(  # lr: the best of long_range.lrs
+        default_factory=lambda: study_training(max_tokens=1024, warmup_steps=100)
     )
     speed_lengths: tuple[int, ...] = (16, 32, 64, 128)
     # 1 thread by default: on a machine shared with other jobs, 2 OpenMP threads spin-wait for
@@ -96,11 +97,17 @@ class StudySettings:
             max_tokens=1024, lr=1e-3, warmup_steps=300, label_smoothing=0.1, precision="bf16"
         )
     )
-    translation_seconds: float = 420.0
+    translation_seconds: float = 420.0  # training time per model, the winning probe's included
     translation_points: int = 4
+    translation_lrs: tuple[float, ...] = (1e-3, 3e-3)  # candidates, probed per model
+    translation_probe_seconds: float = 60.0
     vocab_size: int = 8000
     eval_sentences: int = 500  # test sentences scored at every point
     bucket_sentences: int = 2000  # test sentences scored per length bucket (final weights)
+
+    @property
+    def translation_probe(self) -> Probe:
+        return Probe(self.translation_lrs, seconds=self.translation_probe_seconds)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -116,6 +123,7 @@ class StudyResults:
     long_range_training: list[dict[str, Any]] = field(default_factory=list)
     speed: list[SpeedRow] = field(default_factory=list)
     quality: list[QualityPoint] = field(default_factory=list)
+    translation_lr: dict[str, dict[str, Any]] = field(default_factory=dict)  # per model
     buckets: list[BucketScore] = field(default_factory=list)
     minutes: float = 0.0  # the whole study's wall-clock time
     command: str = ""  # the command line that measured these numbers
@@ -158,16 +166,22 @@ def run_long_range(
         configs = model_pair(settings.synthetic_model, task.vocab_size)
         _record_sizes(results, "synthetic", configs)
         for label, config in configs.items():
-            model = fresh_model(config, settings.synthetic_training.seed)
-            progress = train_on_task(
-                model, task, settings.long_range, settings.synthetic_training, work / name / label
+            session, probe = train_on_task(
+                lambda config=config: fresh_model(config, settings.synthetic_training.seed),
+                task,
+                settings.long_range,
+                settings.synthetic_training,
+                work / name / label,
             )
-            scores = accuracy_by_length(model, label, task, settings.long_range)
+            progress = session.progress
+            scores = accuracy_by_length(session.model, label, task, settings.long_range)
             results.long_range.extend(scores)
             results.long_range_training.append(
                 {
                     "task": name,
                     "model": label,
+                    "lr": probe.lr,
+                    "probe_losses": [list(pair) for pair in probe.losses],
                     "updates": progress.updates,
                     "seconds": round(progress.seconds, 1),
                     "tokens_per_second": round(progress.tokens_per_second),
@@ -175,7 +189,7 @@ def run_long_range(
                 }
             )
             report(
-                f"long-range {name} {label}: {progress.updates} updates in "
+                f"long-range {name} {label}: lr {probe.lr:g}, {progress.updates} updates in "
                 f"{progress.seconds:.0f}s; "
                 + f"loss {progress.recent_loss:.3f}; token accuracy "
                 + ", ".join(f"L{s.length} {s.token_accuracy:.2f}" for s in scores)
@@ -221,24 +235,28 @@ def run_translation(
     _record_sizes(results, "translation", configs)
     test = list(splits.test)
     for label, config in configs.items():
-        model = fresh_model(config, settings.translation_training.seed)
-        snapshots = train_with_snapshots(
-            model,
+        trained = train_with_snapshots(
+            lambda config=config: fresh_model(config, settings.translation_training.seed),
             corpus,
             settings.translation_training,
             work / label,
             seconds=settings.translation_seconds,
             points=settings.translation_points,
+            probe=settings.translation_probe,
         )
+        results.translation_lr[label] = {
+            "lr": trained.probe.lr,
+            "probe_losses": [list(pair) for pair in trained.probe.losses],
+        }
         points = score_snapshots(
-            label, model, tokenizer, snapshots, test[: settings.eval_sentences]
+            label, trained.model, tokenizer, trained.snapshots, test[: settings.eval_sentences]
         )
         results.quality.extend(points)
         results.buckets.extend(
-            length_buckets(label, model, tokenizer, test[: settings.bucket_sentences])
+            length_buckets(label, trained.model, tokenizer, test[: settings.bucket_sentences])
         )
         report(
-            f"translation {label}: "
+            f"translation {label} (lr {trained.probe.lr:g}): "
             + ", ".join(f"{p.minutes:.1f} min BLEU {p.bleu:.1f}" for p in points)
         )
 

@@ -7,14 +7,21 @@ greedy search. The final weights are also scored per source-length bucket.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from transformer_mt.comparison.harness import TrainingProgress, make_trainer, train
+from transformer_mt.comparison.harness import (
+    Probe,
+    ProbeResult,
+    Session,
+    TrainingProgress,
+    make_trainer,
+    pick_learning_rate,
+)
 from transformer_mt.data.tokenizer import Tokenizer
 from transformer_mt.decoding.translator import Translator
 from transformer_mt.evaluation.metrics import corpus_scores
@@ -49,26 +56,49 @@ class BucketScore:
         return asdict(self)
 
 
+@dataclass
+class Trained:
+    """A model trained for the translation budget, with its kept weights."""
+
+    model: Model
+    snapshots: list[tuple[TrainingProgress, Weights]]
+    probe: ProbeResult
+
+
 def train_with_snapshots(
-    model: Model,
+    build: Callable[[], Model],
     corpus: EncodedCorpus,
     training: TrainingConfig,
     work_dir: Path,
     *,
     seconds: float,
     points: int,
-) -> list[tuple[TrainingProgress, Weights]]:
-    """Train for ``seconds``; copies of the weights at ``points`` evenly spaced times."""
-    trainer = make_trainer(model, corpus, training, work_dir)
+    probe: Probe,
+) -> Trained:
+    """Train a fresh ``build()`` model for ``seconds`` of training time (the winning probe's
+    included) at the probe's best learning rate; copies of the weights at ``points`` evenly
+    spaced times (all after the probe)."""
+
+    def start(lr: float) -> Session:
+        model = build()
+        config = replace(training, lr=lr)
+        return Session(model, make_trainer(model, corpus, config, work_dir / f"lr-{lr:g}"))
+
+    session, result = pick_learning_rate(start, probe)
     snapshots: list[tuple[TrainingProgress, Weights]] = []
 
     def keep(progress: TrainingProgress) -> None:
-        weights = {name: t.detach().clone() for name, t in model.state_dict().items()}
+        weights = {name: t.detach().clone() for name, t in session.model.state_dict().items()}
         snapshots.append((replace(progress), weights))
 
     marks = [seconds * (index + 1) / points for index in range(points)]
-    train(trainer, seconds=seconds, marks=marks, on_mark=keep)
-    return snapshots
+    if marks[0] <= session.progress.seconds:
+        raise ValueError(
+            f"the learning-rate probe ({session.progress.seconds:.0f}s) must end before the "
+            f"first kept point ({marks[0]:.0f}s)"
+        )
+    session.run(seconds=seconds, marks=marks, on_mark=keep)
+    return Trained(session.model, snapshots, result)
 
 
 def score_snapshots(

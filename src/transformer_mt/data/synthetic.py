@@ -5,10 +5,11 @@ the special tokens ``<pad> <unk> <s> </s>``). Targets:
 
 - ``copy``: the source itself;
 - ``reverse``: the source reversed (the first output depends on the last input);
-- ``agreement``: the source, except that the last token is replaced by the *partner* of the
-  first source token (a symbol of its own range, ``symbol + symbols``), like a verb agreeing
-  with a subject: the last output depends on an input ``length - 1`` positions away and cannot
-  be copied from nearby.
+- ``agreement``: the source followed by the *partner* of the first source token (a symbol of
+  its own range, ``symbol + symbols``), like a verb agreeing with a subject at the start of the
+  sentence: the last output depends on an input ``length`` positions away and cannot be copied
+  from nearby. (It is appended rather than replacing the last token so that where it goes is
+  plain from the copy; only *what* it is needs the long-range look-up.)
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ class SyntheticTask:
             return list(source)
         if self.name == "reverse":
             return list(reversed(source))
-        return [*source[:-1], source[0] + self.symbols]
+        return [*source, source[0] + self.symbols]
 
     def sample(
         self, count: int, min_length: int, max_length: int, seed: int
