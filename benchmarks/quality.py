@@ -2,15 +2,17 @@
 
     python benchmarks/quality.py --minutes 30            # ~35 min: both train at once, 1 core each
     python benchmarks/quality.py --minutes 2 --points 2  # a quick check of the pipeline
+    python benchmarks/quality.py --norm pre              # ours as the quickstart preset (pre-norm)
 
 Same data (the built-in English-Chinese train split), same SentencePiece tokenizer, same model
-size (the quickstart preset's: d 256, 3+3 layers, 4 heads, FFN 1024, tied embeddings), same
+(the quickstart preset's size: d 256, 3+3 layers, 4 heads, FFN 1024, tied embeddings; post-norm
+by default, the architecture MarianMTModel has, so both engines compute the same function), same
 batches in the same order (1,024-token budget), same recipe (Adam 0.9/0.98, peak lr 1e-3 after
 300 warmup updates then inverse square root, label smoothing 0.1, clipping 1.0, dropout 0.1, bf16
 autocast), same wall-clock budget. The two trainings run at the same time in two processes of one
 thread each, so each has one core of this machine. Differences that remain are the engines': ours
-(pre-norm as in the preset, fused projection + loss, fast dropout) against HF's post-norm Marian
-with its standard step (``logits`` -> ``cross_entropy``).
+(fused projection + loss, fast dropout, dropout inside the feed-forward as in the notes) against
+HF's Marian with its standard step (``logits`` -> ``cross_entropy``).
 
 Each process saves its weights at ``--points`` evenly spaced moments of its training time; they
 are then scored on the test split with greedy decoding (the first ``--eval-sentences``) and the
@@ -49,8 +51,12 @@ from transformer_mt.training.schedule import inverse_sqrt_factor
 ENGINES = ("ours", "hf")
 
 
-def preset() -> ExperimentConfig:
-    return load_config("quickstart")
+NORMS = ("post", "pre")
+
+
+def preset(norm: str = "post") -> ExperimentConfig:
+    """The quickstart preset with our model's LayerNorm placement set to ``norm``."""
+    return load_config("quickstart", [f"model.norm_position={norm}"])
 
 
 def our_model(config: ExperimentConfig, tokenizer: Tokenizer) -> Transformer:
@@ -99,10 +105,10 @@ def hf_trainer(
     return step
 
 
-def train_engine(engine: str, out: Path, minutes: float, points: int) -> None:
+def train_engine(engine: str, out: Path, minutes: float, points: int, norm: str) -> None:
     """One engine's training: save weights at ``points`` evenly spaced training times."""
     configure_cpu(1)
-    config = preset()
+    config = preset(norm)
     tokenizer = Tokenizer.load(out / "tokenizer")
     splits = experiment_splits(config, report=lambda _: None)
     corpus = EncodedCorpus.from_pairs(tokenizer, splits.train, config.data.max_length)
@@ -176,9 +182,11 @@ def translate(
     return [outputs[i] for i in range(len(sources))]
 
 
-def evaluate_points(out: Path, eval_sentences: int, final_sentences: int | None) -> list[dict]:
+def evaluate_points(
+    out: Path, eval_sentences: int, final_sentences: int | None, norm: str
+) -> list[dict]:
     configure_cpu(None)
-    config = preset()
+    config = preset(norm)
     tokenizer = Tokenizer.load(out / "tokenizer")
     test = experiment_splits(config, report=lambda _: None).test
     sources, references = [s for s, _ in test], [t for _, t in test]
@@ -232,12 +240,15 @@ def main() -> None:
     parser.add_argument("--eval-sentences", type=int, default=500, help="greedy, every point")
     parser.add_argument("--final-sentences", type=int, help="beam 4, last point (default: all)")
     parser.add_argument("--out", type=Path, default=Path("runs/quality-benchmark"))
+    parser.add_argument(
+        "--norm", choices=NORMS, default="post", help="our model's LayerNorm placement"
+    )
     parser.add_argument("--engine", choices=ENGINES, help=argparse.SUPPRESS)  # a worker process
     args = parser.parse_args()
     if args.engine:
-        train_engine(args.engine, args.out, args.minutes, args.points)
+        train_engine(args.engine, args.out, args.minutes, args.points, args.norm)
         return
-    config = preset()
+    config = preset(args.norm)
     splits = experiment_splits(config, report=lambda _: None)
     args.out.mkdir(parents=True, exist_ok=True)
     Tokenizer.train(
@@ -247,12 +258,13 @@ def main() -> None:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     workers = [
         subprocess.Popen([sys.executable, __file__, "--engine", engine, "--out", str(args.out),
-                          "--minutes", str(args.minutes), "--points", str(args.points)], env=env)
+                          "--minutes", str(args.minutes), "--points", str(args.points),
+                          "--norm", args.norm], env=env)
         for engine in ENGINES
     ]  # fmt: skip
     if any(worker.wait() != 0 for worker in workers):
         sys.exit("a training process failed")
-    rows = evaluate_points(args.out, args.eval_sentences, args.final_sentences)
+    rows = evaluate_points(args.out, args.eval_sentences, args.final_sentences, args.norm)
     (args.out / "quality.json").write_text(json.dumps(rows, indent=2) + "\n")
     plot(rows, args.out / "quality.png")
     print("\n| engine | minutes | updates | greedy BLEU | greedy chrF | beam-4 BLEU |")

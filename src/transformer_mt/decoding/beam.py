@@ -21,7 +21,7 @@ from transformer_mt.decoding.search import StepModel, never_generated, next_toke
 
 
 @dataclass
-class _Selection:
+class BeamSelection:
     """The beams that continue after one step, in row order."""
 
     sentences: list[int] = field(default_factory=list)  # original indices still decoding
@@ -101,7 +101,7 @@ class BeamSearch:
         history: torch.Tensor,
         finished: list[list[Hypothesis]],
         eos_id: int,
-    ) -> _Selection:
+    ) -> BeamSelection:
         """Finish hypotheses and pick the next beams of every sentence for one step."""
         beams = self.beam_size
         score_rows, beam_rows, token_rows = (
@@ -109,7 +109,7 @@ class BeamSearch:
             source_beam.tolist(),
             token.tolist(),
         )
-        selection = _Selection()
+        selection = BeamSelection()
         for position, sentence in enumerate(alive):
             at_limit = step >= limits[sentence]
             kept: list[tuple[int, int, float]] = []

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import torch
 
-from transformer_mt.decoding.beam import BeamSearch, _Selection
+from transformer_mt.decoding.beam import BeamSearch, BeamSelection
 from transformer_mt.decoding.hypothesis import Hypothesis
 from transformer_mt.decoding.search import greedy_choice, sequential_search
 from transformer_mt.decoding.translator import Translator
@@ -157,7 +157,7 @@ class _ObservedBeamSearch(BeamSearch):
         history: torch.Tensor,
         finished: list[list[Hypothesis]],
         eos_id: int,
-    ) -> _Selection:
+    ) -> BeamSelection:
         selection = super()._advance(
             step, alive, limits, top_scores, source_beam, token, history, finished, eos_id
         )
