@@ -32,7 +32,7 @@ def quick_settings() -> StudySettings:
         long_range=LongRangeSettings(
             train_examples=2000,
             updates=300,
-            probe_updates=50,
+            probe_updates=100,
             eval_lengths=(8, 32, 128),
             eval_examples=20,
         ),
@@ -72,7 +72,7 @@ def main() -> None:
     configure_cpu(1)
     settings = quick_settings() if args.quick else StudySettings()
     if args.updates:
-        probe_updates = min(settings.long_range.probe_updates, max(args.updates // 10, 1))
+        probe_updates = min(settings.long_range.probe_updates, max(args.updates // 3, 1))
         long_range = dataclasses.replace(
             settings.long_range, updates=args.updates, probe_updates=probe_updates
         )

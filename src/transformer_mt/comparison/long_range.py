@@ -53,7 +53,7 @@ class LongRangeSettings:
     eval_examples: int = 50  # per length
     updates: int = 3000  # per model and task, the learning-rate probe's included
     lrs: tuple[float, ...] = (1e-3, 3e-3)  # candidates, probed per model and task
-    probe_updates: int = 300
+    probe_updates: int = 1000  # long enough to leave the plateau at the unigram loss
     seed: int = 1
 
     def __post_init__(self) -> None:

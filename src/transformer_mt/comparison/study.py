@@ -100,7 +100,7 @@ class StudySettings:
     translation_seconds: float = 420.0  # training time per model, the winning probe's included
     translation_points: int = 4
     translation_lrs: tuple[float, ...] = (1e-3, 3e-3)  # candidates, probed per model
-    translation_probe_seconds: float = 60.0
+    translation_probe_seconds: float = 120.0  # about the warmup
     vocab_size: int = 8000
     eval_sentences: int = 500  # test sentences scored at every point
     bucket_sentences: int = 2000  # test sentences scored per length bucket (final weights)
