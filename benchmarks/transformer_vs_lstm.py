@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import shlex
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from transformer_mt.comparison.long_range import LongRangeSettings
 from transformer_mt.comparison.report import conclusions, write_report
-from transformer_mt.comparison.saved import load_results
-from transformer_mt.comparison.study import StudySettings, run_study
+from transformer_mt.comparison.saved import load_results, to_json
+from transformer_mt.comparison.study import StudyResults, StudySettings, run_study
 from transformer_mt.runtime import configure_cpu
 from transformer_mt.training.config import load_config
 from transformer_mt.training.run import experiment_splits
@@ -83,13 +85,30 @@ def main() -> None:
         settings = dataclasses.replace(settings, translation_seconds=args.minutes * 60)
     splits = experiment_splits(load_config("quickstart"), report=lambda _: None)
     with tempfile.TemporaryDirectory(prefix="transformer-vs-lstm-") as work:
-        results = run_study(settings, splits, Path(work), report=_print)
+        partial = args.docs / "transformer-vs-lstm.partial.json"
+        results = run_study(
+            settings, splits, Path(work), report=_print, after_part=partial_saver(partial)
+        )
     command = " ".join(
         ["python", "benchmarks/transformer_vs_lstm.py", *map(shlex.quote, sys.argv[1:])]
     )
     results.command = command
     path = write_report(results, args.docs)
+    partial.unlink(missing_ok=True)
     print("\n".join(["", *conclusions(results), "", f"report: {path}"]))
+
+
+def partial_saver(path: Path) -> Callable[[StudyResults], None]:
+    """Save the results so far (atomically) after each part of the study."""
+
+    def save(results: StudyResults) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(to_json(results), indent=1) + "\n", encoding="utf-8")
+        temporary.replace(path)
+        print(f"results so far: {path}", flush=True)
+
+    return save
 
 
 def _print(line: str) -> None:

@@ -87,9 +87,19 @@ def test_a_tiny_study_writes_a_consistent_report(tmp_path: Path) -> None:
     threads = torch.get_num_threads()
     splits = Splits(train=toy_pairs(200, seed=0), valid=[], test=toy_pairs(12, seed=2))
     try:
-        results = run_study(tiny_settings(), splits, tmp_path / "work", report=lambda _: None)
+        saved: list[int] = []
+        results = run_study(
+            tiny_settings(),
+            splits,
+            tmp_path / "work",
+            report=lambda _: None,
+            after_part=lambda partial: saved.append(
+                len(partial.long_range) + len(partial.speed) + len(partial.quality)
+            ),
+        )
     finally:
         torch.set_num_threads(threads)
+    assert saved == [8, 8 + 4, 8 + 4 + 4]  # after each part, the results so far
     for counts in results.parameters.values():
         assert abs(counts["lstm"] - counts["transformer"]) <= 0.1 * counts["transformer"]
     assert len(results.long_range) == 2 * 2 * 2  # tasks x models x lengths
@@ -137,3 +147,10 @@ def test_a_tiny_study_writes_a_consistent_report(tmp_path: Path) -> None:
             width = line.count("|")
         elif line.startswith("| copy | transformer | 0.0"):
             assert line.count("|") == width
+
+
+def test_a_probe_longer_than_the_first_kept_point_is_refused_up_front() -> None:
+    with pytest.raises(ValueError, match="translation_probe_seconds"):
+        StudySettings(translation_seconds=420, translation_points=4, translation_probe_seconds=120)
+    StudySettings(translation_seconds=420, translation_points=4, translation_lrs=(1e-3,))
+    StudySettings()  # the defaults are consistent

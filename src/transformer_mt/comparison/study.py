@@ -100,10 +100,19 @@ class StudySettings:
     translation_seconds: float = 420.0  # training time per model, the winning probe's included
     translation_points: int = 4
     translation_lrs: tuple[float, ...] = (1e-3, 3e-3)  # candidates, probed per model
-    translation_probe_seconds: float = 120.0  # about the warmup
+    translation_probe_seconds: float = 90.0  # most of the warmup; before the first kept point
     vocab_size: int = 8000
     eval_sentences: int = 500  # test sentences scored at every point
     bucket_sentences: int = 2000  # test sentences scored per length bucket (final weights)
+
+    def __post_init__(self) -> None:
+        first_point = self.translation_seconds / max(self.translation_points, 1)
+        if len(self.translation_lrs) > 1 and self.translation_probe_seconds >= first_point:
+            raise ValueError(
+                f"translation_probe_seconds ({self.translation_probe_seconds:g}) must be shorter "
+                f"than the first kept point (translation_seconds / translation_points = "
+                f"{first_point:g})"
+            )
 
     @property
     def translation_probe(self) -> Probe:
@@ -262,14 +271,27 @@ def run_translation(
 
 
 def run_study(
-    settings: StudySettings, splits: Splits, work: Path, report: Report = print
+    settings: StudySettings,
+    splits: Splits,
+    work: Path,
+    report: Report = print,
+    after_part: Callable[[StudyResults], None] | None = None,
 ) -> StudyResults:
-    """All three experiments; ``splits`` is the translation data (train and test)."""
+    """All three experiments; ``splits`` is the translation data (train and test).
+
+    ``after_part`` is called with the results so far after each experiment (e.g. to save them,
+    so that a failure in a later part does not lose an hour of measurements).
+    """
     started = time.perf_counter()
     results = StudyResults(settings=settings, hardware=hardware())
-    run_long_range(settings, results, work / "long-range", report)
-    run_speed(settings, results, report)
-    run_translation(settings, splits, results, work / "translation", report)
+    for part in (
+        lambda: run_long_range(settings, results, work / "long-range", report),
+        lambda: run_speed(settings, results, report),
+        lambda: run_translation(settings, splits, results, work / "translation", report),
+    ):
+        part()
+        if after_part is not None:
+            after_part(results)
     results.minutes = (time.perf_counter() - started) / 60
     results.hardware["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     return results
