@@ -10,7 +10,8 @@ import torch
 from transformer_mt.comparison.harness import Probe, Session, make_trainer, pick_learning_rate
 from transformer_mt.comparison.study import Architecture, study_training
 from transformer_mt.data.synthetic import SyntheticTask
-from transformer_mt.model.factory import build_model
+from transformer_mt.model.factory import Model, build_model
+from transformer_mt.training.config import TrainingConfig
 from transformer_mt.training.encoded import EncodedCorpus
 
 TASK = SyntheticTask("copy", symbols=6)
@@ -21,11 +22,17 @@ def corpus() -> EncodedCorpus:
     return EncodedCorpus(sources, targets)
 
 
-def session(work: Path, lr: float = 1e-2) -> Session:
+def build() -> Model:
     torch.manual_seed(0)
-    model = build_model(Architecture(16, 2, 1, 32, 0.0).transformer(TASK.vocab_size))
-    training = study_training(max_tokens=64, lr=lr, warmup_steps=1)
-    return Session(model, make_trainer(model, corpus(), training, work))
+    return build_model(Architecture(16, 2, 1, 32, 0.0).transformer(TASK.vocab_size))
+
+
+def training(lr: float = 1e-2) -> TrainingConfig:
+    return study_training(max_tokens=64, lr=lr, warmup_steps=1)
+
+
+def session(work: Path, lr: float = 1e-2) -> Session:
+    return Session(make_trainer(build(), corpus(), training(lr), work))
 
 
 def test_a_continued_session_equals_one_run(tmp_path: Path) -> None:
@@ -49,9 +56,7 @@ def test_marks_fire_once_each_after_their_time(tmp_path: Path) -> None:
 
 def test_the_probe_keeps_the_lowest_loss_and_continues_it(tmp_path: Path) -> None:
     lrs = (1e-6, 3e-2)  # a learning rate too small to move the loss, and a good one
-    best, result = pick_learning_rate(
-        lambda lr: session(tmp_path / f"{lr}", lr), Probe(lrs, updates=15)
-    )
+    best, result = pick_learning_rate(build, corpus(), training(), tmp_path, Probe(lrs, updates=15))
     losses = dict(result.losses)
     assert set(losses) == set(lrs)
     assert result.lr == best.lr == 3e-2 and losses[3e-2] < losses[1e-6]
@@ -60,7 +65,7 @@ def test_the_probe_keeps_the_lowest_loss_and_continues_it(tmp_path: Path) -> Non
 
 
 def test_one_candidate_means_no_probe(tmp_path: Path) -> None:
-    best, result = pick_learning_rate(lambda lr: session(tmp_path, lr), Probe((5e-3,), 10))
+    best, result = pick_learning_rate(build, corpus(), training(), tmp_path, Probe((5e-3,), 10))
     assert best.lr == 5e-3 and best.progress.updates == 0 and result.losses == ()
 
 

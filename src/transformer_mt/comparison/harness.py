@@ -10,6 +10,7 @@ so each model trains at a learning rate that suits it and the probe is not lost 
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -64,11 +65,14 @@ def make_trainer(
 class Session:
     """One model's training on shuffled token-budget batches, continued across calls."""
 
-    def __init__(self, model: Model, trainer: Trainer) -> None:
-        self.model = model
+    def __init__(self, trainer: Trainer) -> None:
         self.trainer = trainer
         self.progress = TrainingProgress()
         self._batches = self._epochs(random.Random(trainer.config.seed))
+
+    @property
+    def model(self) -> Model:
+        return self.trainer.model
 
     @property
     def lr(self) -> float:
@@ -130,7 +134,7 @@ def train(
     on_mark: Callable[[TrainingProgress], None] | None = None,
 ) -> TrainingProgress:
     """Train ``trainer``'s model once until ``updates`` or ``seconds`` (a fresh session)."""
-    session = Session(trainer.model, trainer)
+    session = Session(trainer)
     return session.run(updates=updates, seconds=seconds, marks=marks, on_mark=on_mark)
 
 
@@ -154,9 +158,19 @@ class ProbeResult:
 
 
 def pick_learning_rate(
-    start: Callable[[float], Session], probe: Probe
+    build: Callable[[], Model],
+    corpus: EncodedCorpus,
+    training: TrainingConfig,
+    work_dir: Path,
+    probe: Probe,
 ) -> tuple[Session, ProbeResult]:
-    """``start(lr)`` builds a fresh session (same seed, weights and batches) per candidate."""
+    """A session per candidate learning rate, each with a fresh ``build()`` model (same seed,
+    same batches), probed in turn; the one with the lowest training loss is returned."""
+
+    def start(lr: float) -> Session:
+        config = dataclasses.replace(training, lr=lr)
+        return Session(make_trainer(build(), corpus, config, work_dir / f"lr-{lr:g}"))
+
     if len(probe.lrs) == 1:
         return start(probe.lrs[0]), ProbeResult(probe.lrs[0], ())
     losses = []

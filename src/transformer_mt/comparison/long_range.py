@@ -7,7 +7,6 @@ project's greedy search.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -19,7 +18,6 @@ from transformer_mt.comparison.harness import (
     Probe,
     ProbeResult,
     Session,
-    make_trainer,
     pick_learning_rate,
 )
 from transformer_mt.data.batching import pad_sequences
@@ -80,13 +78,7 @@ def train_on_task(
         settings.train_examples, settings.min_length, settings.max_length, seed=settings.seed
     )
     corpus = EncodedCorpus(sources, targets)
-
-    def start(lr: float) -> Session:
-        model = build()
-        config = dataclasses.replace(training, lr=lr)
-        return Session(model, make_trainer(model, corpus, config, work_dir / f"lr-{lr:g}"))
-
-    session, probe = pick_learning_rate(start, settings.probe)
+    session, probe = pick_learning_rate(build, corpus, training, work_dir, settings.probe)
     session.run(updates=settings.updates)
     return session, probe
 

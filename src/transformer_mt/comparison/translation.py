@@ -17,9 +17,7 @@ import torch
 from transformer_mt.comparison.harness import (
     Probe,
     ProbeResult,
-    Session,
     TrainingProgress,
-    make_trainer,
     pick_learning_rate,
 )
 from transformer_mt.data.tokenizer import Tokenizer
@@ -78,13 +76,7 @@ def train_with_snapshots(
     """Train a fresh ``build()`` model for ``seconds`` of training time (the winning probe's
     included) at the probe's best learning rate; copies of the weights at ``points`` evenly
     spaced times (all after the probe)."""
-
-    def start(lr: float) -> Session:
-        model = build()
-        config = replace(training, lr=lr)
-        return Session(model, make_trainer(model, corpus, config, work_dir / f"lr-{lr:g}"))
-
-    session, result = pick_learning_rate(start, probe)
+    session, result = pick_learning_rate(build, corpus, training, work_dir, probe)
     snapshots: list[tuple[TrainingProgress, Weights]] = []
 
     def keep(progress: TrainingProgress) -> None:
