@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 ACTIVATIONS = ("relu", "gelu")
 NORM_POSITIONS = ("post", "pre")
 POSITIONAL_ENCODINGS = ("sinusoidal", "learned")
+INITS = ("normal", "xavier")  # see transformer_mt.model.init
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,8 @@ class TransformerConfig:
     max_positions: int = 1024  # longest sequence the positional encoding covers
     share_embeddings: bool = True  # one embedding table for source and target (joint vocab)
     tie_output: bool = True  # output projection reuses the target embedding matrix
+    init: str = "normal"  # weights from N(0, init_std) (normal) | Xavier-uniform (xavier)
+    init_std: float = 0.02  # standard deviation of the normal initialisation
     pad_id: int = 0
     bos_id: int = 2
     eos_id: int = 3
@@ -61,6 +64,8 @@ class TransformerConfig:
             "positional_encoding",
             f"must be one of {POSITIONAL_ENCODINGS}",
         )
+        require(self.init in INITS, "init", f"must be one of {INITS}")
+        require(self.init_std > 0.0, "init_std", "must be positive")
         check_vocabulary(self)
 
     @property

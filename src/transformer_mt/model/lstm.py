@@ -19,6 +19,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from transformer_mt.model.dropout import fast_dropout
 from transformer_mt.model.encoder_decoder import EncoderDecoder
+from transformer_mt.model.init import initialize
 from transformer_mt.model.lstm_cache import LSTMCache
 from transformer_mt.model.lstm_config import LSTMConfig
 
@@ -64,15 +65,7 @@ class LSTMSeq2Seq(EncoderDecoder):
             self.output_projection.weight = self.target_embedding.weight
 
     def _init_weights(self) -> None:
-        for module in self.modules():
-            if isinstance(module, nn.Linear):
-                nn.init.xavier_uniform_(module.weight)
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
-            elif isinstance(module, nn.Embedding) and module.padding_idx is not None:
-                nn.init.normal_(module.weight, std=self.config.d_model**-0.5)
-                with torch.no_grad():
-                    module.weight[module.padding_idx].zero_()
+        initialize(self, "xavier", self.config.d_model)
         for name, parameter in self.named_parameters():
             if name.startswith(("encoder.bias_hh", "decoder_cells")) and "bias_hh" in name:
                 with torch.no_grad():  # forget-gate bias 1: remember by default

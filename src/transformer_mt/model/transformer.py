@@ -13,6 +13,7 @@ from transformer_mt.model.cache import DecoderCache
 from transformer_mt.model.config import TransformerConfig
 from transformer_mt.model.embedding import Embedder, PositionalEncoding
 from transformer_mt.model.encoder_decoder import EncoderDecoder
+from transformer_mt.model.init import initialize
 from transformer_mt.model.layers import AttentionWeights, DecoderLayer, EncoderLayer
 
 
@@ -50,20 +51,9 @@ class Transformer(EncoderDecoder):
         self.encoder_norm: nn.Module = nn.LayerNorm(d) if pre_norm else nn.Identity()
         self.decoder_norm: nn.Module = nn.LayerNorm(d) if pre_norm else nn.Identity()
         self.output_projection = nn.Linear(d, config.tgt_vocab_size, bias=False)
-        self._init_weights()
+        initialize(self, config.init, d, config.init_std)
         if config.tie_output:
             self.output_projection.weight = target_tokens.weight
-
-    def _init_weights(self) -> None:
-        for module in self.modules():
-            if isinstance(module, nn.Linear):
-                nn.init.xavier_uniform_(module.weight)
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
-            elif isinstance(module, nn.Embedding) and module.padding_idx is not None:
-                nn.init.normal_(module.weight, std=self.config.d_model**-0.5)
-                with torch.no_grad():
-                    module.weight[module.padding_idx].zero_()
 
     # -- teacher forcing -------------------------------------------------------------------
     def encode(

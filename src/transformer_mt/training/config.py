@@ -68,7 +68,7 @@ class ModelConfig:
 
     ``kind: lstm`` builds the LSTM baseline from ``d_model`` (hidden size), the layer counts,
     ``dropout``, ``attention``, ``max_positions`` and ``tie_output``; the Transformer-only fields
-    (heads, feed-forward, norm, positional encoding) are then unused.
+    (heads, feed-forward, norm, positional encoding, init) are then unused.
     """
 
     d_model: int = 512
@@ -83,6 +83,8 @@ class ModelConfig:
     positional_encoding: str = "sinusoidal"
     max_positions: int = 1024
     tie_output: bool = True
+    init: str = "normal"  # normal: N(0, init_std) | xavier (see transformer_mt.model.init)
+    init_std: float = 0.02
     kind: str = "transformer"  # transformer | lstm (the attentional LSTM baseline)
     attention: str = "general"  # lstm only: Luong attention score, general | dot
 
