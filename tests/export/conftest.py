@@ -11,7 +11,7 @@ from cli.toy_data import invoke, toy_config, trained_toy_run, write_config, writ
 
 @pytest.fixture(scope="session")
 def pre_norm_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The toy run's config with ``model.norm_position=pre`` (the quickstart's choice)."""
+    """The toy run's config with ``model.norm_position=pre`` (as the longer and small presets)."""
     base = tmp_path_factory.mktemp("toy-pre")
     config = toy_config(write_corpus(base / "data"), base / "run")
     config["model"]["norm_position"] = "pre"
