@@ -2,17 +2,18 @@
 
     python benchmarks/quality.py --minutes 30            # ~35 min: both train at once, 1 core each
     python benchmarks/quality.py --minutes 2 --points 2  # a quick check of the pipeline
-    python benchmarks/quality.py --norm pre              # ours as the quickstart preset (pre-norm)
+    python benchmarks/quality.py --norm pre --init xavier  # ours pre-norm, Xavier-initialised
 
-Same data (the built-in English-Chinese train split), same SentencePiece tokenizer, same model
-(the quickstart preset's size: d 256, 3+3 layers, 4 heads, FFN 1024, tied embeddings; post-norm
-by default, the architecture MarianMTModel has, so both engines compute the same function), same
-batches in the same order (1,024-token budget), same recipe (Adam 0.9/0.98, peak lr 1e-3 after
-300 warmup updates then inverse square root, label smoothing 0.1, clipping 1.0, dropout 0.1, bf16
-autocast), same wall-clock budget. The two trainings run at the same time in two processes of one
-thread each, so each has one core of this machine. Differences that remain are the engines': ours
-(fused projection + loss, fast dropout, dropout inside the feed-forward as in the notes) against
-HF's Marian with its standard step (``logits`` -> ``cross_entropy``).
+Same data (the built-in English-Chinese train split), same SentencePiece tokenizer, same model (the
+quickstart preset's size: d 256, 3+3 layers, 4 heads, FFN 1024, tied embeddings; post-norm by
+default, the architecture MarianMTModel has, so both engines compute the same function; every
+weight drawn from N(0, 0.02) as Marian draws them), same batches in the same order (1,024-token
+budget), same recipe (Adam 0.9/0.98, peak lr 1e-3 after 300 warmup updates then inverse square
+root, label smoothing 0.1, clipping 1.0, dropout 0.1, bf16 autocast), same wall-clock budget. The
+two trainings run at the same time in two processes of one thread each, so each has one core of
+this machine. Differences that remain are the engines': ours (fused projection + loss, fast
+dropout, dropout inside the feed-forward as in the notes) against HF's Marian with its standard
+step (``logits`` -> ``cross_entropy``).
 
 Each process saves its weights at ``--points`` evenly spaced moments of its training time; they
 are then scored on the test split with greedy decoding (the first ``--eval-sentences``) and the
@@ -52,11 +53,12 @@ ENGINES = ("ours", "hf")
 
 
 NORMS = ("post", "pre")
+INITS = ("normal", "xavier")
 
 
-def preset(norm: str = "post") -> ExperimentConfig:
-    """The quickstart preset with our model's LayerNorm placement set to ``norm``."""
-    return load_config("quickstart", [f"model.norm_position={norm}"])
+def preset(norm: str = "post", init: str = "normal") -> ExperimentConfig:
+    """The quickstart preset with our model's LayerNorm placement and initialisation set."""
+    return load_config("quickstart", [f"model.norm_position={norm}", f"model.init={init}"])
 
 
 def our_model(config: ExperimentConfig, tokenizer: Tokenizer) -> Transformer:
@@ -105,10 +107,12 @@ def hf_trainer(
     return step
 
 
-def train_engine(engine: str, out: Path, minutes: float, points: int, norm: str) -> None:
+def train_engine(
+    engine: str, out: Path, minutes: float, points: int, variant: tuple[str, str]
+) -> None:
     """One engine's training: save weights at ``points`` evenly spaced training times."""
     configure_cpu(1)
-    config = preset(norm)
+    config = preset(*variant)
     tokenizer = Tokenizer.load(out / "tokenizer")
     splits = experiment_splits(config, report=lambda _: None)
     corpus = EncodedCorpus.from_pairs(tokenizer, splits.train, config.data.max_length)
@@ -183,10 +187,10 @@ def translate(
 
 
 def evaluate_points(
-    out: Path, eval_sentences: int, final_sentences: int | None, norm: str
+    out: Path, eval_sentences: int, final_sentences: int | None, variant: tuple[str, str]
 ) -> list[dict]:
     configure_cpu(None)
-    config = preset(norm)
+    config = preset(*variant)
     tokenizer = Tokenizer.load(out / "tokenizer")
     test = experiment_splits(config, report=lambda _: None).test
     sources, references = [s for s, _ in test], [t for _, t in test]
@@ -243,12 +247,16 @@ def main() -> None:
     parser.add_argument(
         "--norm", choices=NORMS, default="post", help="our model's LayerNorm placement"
     )
+    parser.add_argument(
+        "--init", choices=INITS, default="normal", help="our model's weight initialisation"
+    )
     parser.add_argument("--engine", choices=ENGINES, help=argparse.SUPPRESS)  # a worker process
     args = parser.parse_args()
+    variant = (args.norm, args.init)
     if args.engine:
-        train_engine(args.engine, args.out, args.minutes, args.points, args.norm)
+        train_engine(args.engine, args.out, args.minutes, args.points, variant)
         return
-    config = preset(args.norm)
+    config = preset(*variant)
     splits = experiment_splits(config, report=lambda _: None)
     args.out.mkdir(parents=True, exist_ok=True)
     Tokenizer.train(
@@ -259,12 +267,12 @@ def main() -> None:
     workers = [
         subprocess.Popen([sys.executable, __file__, "--engine", engine, "--out", str(args.out),
                           "--minutes", str(args.minutes), "--points", str(args.points),
-                          "--norm", args.norm], env=env)
+                          "--norm", args.norm, "--init", args.init], env=env)
         for engine in ENGINES
     ]  # fmt: skip
     if any(worker.wait() != 0 for worker in workers):
         sys.exit("a training process failed")
-    rows = evaluate_points(args.out, args.eval_sentences, args.final_sentences, args.norm)
+    rows = evaluate_points(args.out, args.eval_sentences, args.final_sentences, variant)
     (args.out / "quality.json").write_text(json.dumps(rows, indent=2) + "\n")
     plot(rows, args.out / "quality.png")
     print("\n| engine | minutes | updates | greedy BLEU | greedy chrF | beam-4 BLEU |")
