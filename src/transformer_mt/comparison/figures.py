@@ -35,7 +35,8 @@ def _length_axis(axis, lengths: list[int]) -> None:  # type: ignore[no-untyped-d
 
 
 def long_range_figure(scores: list[LengthScore], tasks: tuple[str, ...], path: Path) -> None:
-    """Sequence (solid) and token (dashed) accuracy against length, one panel per task."""
+    """Sequence (solid), token (dashed) and, for agreement, last-token (dotted) accuracy against
+    length, one panel per task."""
     plt = _pyplot()
     figure, axes = plt.subplots(1, len(tasks), figsize=(4 * len(tasks), 3.4), squeeze=False)
     for axis, task in zip(axes[0], tasks, strict=True):
@@ -57,6 +58,17 @@ def long_range_figure(scores: list[LengthScore], tasks: tuple[str, ...], path: P
                 linestyle="--",
                 label=f"{model} token",
             )
+            if task == "agreement":  # the long-range token itself: what the verdict scores
+                axis.plot(
+                    lengths,
+                    [s.last_token_accuracy for s in rows],
+                    color=color,
+                    linestyle=":",
+                    marker=marker,
+                    fillstyle="none",
+                    label=f"{model} last token",
+                )
+                axis.legend(fontsize=7)
         _length_axis(axis, sorted({s.length for s in scores}))
         axis.set_ylim(-0.03, 1.03)
         axis.set_title(task)

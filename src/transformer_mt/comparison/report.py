@@ -223,7 +223,7 @@ def _lr_cell(row: dict[str, Any]) -> str:
 def conclusions(results: StudyResults) -> list[str]:
     """One sentence per claim, its verdict decided by the measured numbers."""
     return [
-        *_long_range_verdicts(results),
+        *long_range_verdicts(results),
         _speed_verdict(results),
         _quality_verdict(results),
         "Limits of this run: one seed per model; budgets far from convergence (a few thousand "
@@ -234,7 +234,7 @@ def conclusions(results: StudyResults) -> list[str]:
     ]
 
 
-def _long_range_verdicts(results: StudyResults) -> list[str]:
+def long_range_verdicts(results: StudyResults) -> list[str]:
     sentences = []
     longest = max(s.length for s in results.long_range)
     for task in dict.fromkeys(s.task for s in results.long_range):
@@ -259,7 +259,7 @@ def _long_range_verdicts(results: StudyResults) -> list[str]:
             for model in ("transformer", "lstm")
         }
         if max(t, lstm) < 0.5:
-            verdict = "inconclusive: neither model learned it within the budget"
+            verdict = "neither model learned it within the budget" + _leader(scores)
         elif t > lstm + 0.05:
             verdict = "the Transformer is ahead at the longest length"
         elif lstm > t + 0.05:
@@ -275,6 +275,22 @@ def _long_range_verdicts(results: StudyResults) -> list[str]:
         )
     sentences.append(_memory_span_verdict(results))
     return sentences
+
+
+def _leader(scores: dict[tuple[str, int], float]) -> str:
+    """", but the LSTM is ahead at 6 of 6 lengths" when one model leads (by > 0.05) at most."""
+    lengths = sorted({n for _, n in scores})
+    leads = {
+        model: sum(scores[(model, n)] > scores[(other, n)] + 0.05 for n in lengths)
+        for model, other in (("transformer", "lstm"), ("lstm", "transformer"))
+    }
+    for model, label, note in (
+        ("transformer", "the Transformer", ""),
+        ("lstm", "the LSTM", ", against the claim"),
+    ):
+        if leads[model] > len(lengths) / 2:
+            return f", but {label} is ahead at {leads[model]} of {len(lengths)} lengths{note}"
+    return " (inconclusive)"
 
 
 def _memory_span_verdict(results: StudyResults) -> str:
