@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 
 from hf_peer import marian_loss
-from quality import hf_model, hf_trainer, our_model, our_trainer, preset
+from quality import hf_model, hf_trainer, line_plot, our_model, our_trainer, preset
 from transformer_mt.data.batching import token_budget_batches
 from transformer_mt.data.tokenizer import Tokenizer
 from transformer_mt.runtime import configure_cpu
@@ -88,24 +88,19 @@ def curve(variant: str, updates: int, every: int, out: Path) -> list[float]:
 
 
 def plot(curves: dict[str, list[float]], every: int, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axis = plt.subplots(figsize=(7, 4.5))
-    for variant, losses in curves.items():
-        steps = [every * (i + 1) for i in range(len(losses))]
-        label = "HF MarianMTModel" if variant == "hf" else f"ours, {variant}"
-        axis.plot(steps, losses, marker="o", label=label)
-    axis.set_xlabel("updates (1,024-token batches, the same for every variant)")
-    axis.set_ylabel("held-out NLL per target token (nats)")
-    axis.set_title("Learning per update: initialisation and LayerNorm placement")
-    axis.grid(alpha=0.3)
-    axis.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    series = {
+        "HF MarianMTModel" if variant == "hf" else f"ours, {variant}": (
+            [float(every * (i + 1)) for i in range(len(losses))],
+            losses,
+        )
+        for variant, losses in curves.items()
+    }
+    labels = (
+        "updates (1,024-token batches, the same for every variant)",
+        "held-out NLL per target token (nats)",
+        "Learning per update: initialisation and LayerNorm placement",
+    )
+    line_plot(series, labels, path)
 
 
 def main() -> None:

@@ -214,25 +214,42 @@ def evaluate_points(
     return rows
 
 
-def plot(rows: list[dict], path: Path) -> None:
+Series = dict[str, tuple[list[float], list[float]]]  # label -> (x values, y values)
+
+
+def line_plot(series: Series, labels: tuple[str, str, str], path: Path) -> None:
+    """One marked line per label; ``labels`` = (x axis, y axis, title). Saved as a PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     figure, axis = plt.subplots(figsize=(7, 4.5))
-    for engine, label in (("ours", "transformer-mt"), ("hf", "HF MarianMTModel")):
-        points = [r for r in rows if r["engine"] == engine]
-        axis.plot([r["minutes"] for r in points], [r["greedy_bleu"] for r in points],
-                  marker="o", label=label)  # fmt: skip
-    axis.set_xlabel("training time (minutes, one CPU core each)")
-    axis.set_ylabel("test BLEU (greedy, sacreBLEU tok:zh)")
-    axis.set_title("English→Chinese, built-in data, same size, data, tokenizer and budget")
+    for label, (xs, ys) in series.items():
+        axis.plot(xs, ys, marker="o", label=label)
+    xlabel, ylabel, title = labels
+    axis.set_xlabel(xlabel)
+    axis.set_ylabel(ylabel)
+    axis.set_title(title)
     axis.grid(alpha=0.3)
     axis.legend()
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    series = {
+        label: ([r["minutes"] for r in rows if r["engine"] == engine],
+                [r["greedy_bleu"] for r in rows if r["engine"] == engine])
+        for engine, label in (("ours", "transformer-mt"), ("hf", "HF MarianMTModel"))
+    }  # fmt: skip
+    labels = (
+        "training time (minutes, one CPU core each)",
+        "test BLEU (greedy, sacreBLEU tok:zh)",
+        "English→Chinese, built-in data, same size, data, tokenizer and budget",
+    )
+    line_plot(series, labels, path)
 
 
 def main() -> None:
