@@ -99,10 +99,22 @@ def test_resume_refuses_a_different_model_or_data(data: dict[str, str], tmp_path
         resume_config(tmp_path / "run", config_file)
     with pytest.raises(UserError, match="not a run directory"):
         resume_config(tmp_path / "nowhere", None)
-    # Training settings may change: the same file with only training.* changed is accepted.
+    # Training settings may change: the same file with only training.* changed is accepted, and
+    # so is another initialisation, which only chose the weights the checkpoint replaces.
     same = raw_config(tmp_path / "run", data, max_steps=6)
+    same["model"] |= {"init": "xavier", "init_std": 0.5}
     config_file.write_text(yaml.safe_dump(same))
     assert resume_config(tmp_path / "run", config_file).training.max_steps == 6
+
+
+def test_a_model_file_with_another_init_still_resumes(data: dict[str, str], tmp_path: Path) -> None:
+    run_training(raw_config(tmp_path / "run", data, max_steps=3))
+    model_file = tmp_path / "run" / "model.json"
+    saved = model_file.read_text()
+    model_file.write_text(saved.replace('"init": "normal"', '"init": "xavier"'))
+    assert saved != model_file.read_text()
+    resumed = resume_config(tmp_path / "run", None, ["training.max_steps=5"])
+    assert run_training(resumed, resume=True).step == 5
 
 
 def test_resume_refuses_a_run_whose_model_file_differs(

@@ -278,7 +278,8 @@ def long_range_verdicts(results: StudyResults) -> list[str]:
 
 
 def _leader(scores: dict[tuple[str, int], float]) -> str:
-    """ ", but the LSTM is ahead at 6 of 6 lengths" when one model leads (by > 0.05) at most."""
+    """The clause naming a model ahead (by > 0.05) at most lengths, e.g. ", but the LSTM is
+    ahead at 6 of 6 lengths", or " (inconclusive)"."""
     lengths = sorted({n for _, n in scores})
     leads = {
         model: sum(scores[(model, n)] > scores[(other, n)] + 0.05 for n in lengths)

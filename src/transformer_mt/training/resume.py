@@ -19,6 +19,9 @@ from transformer_mt.training.config import ExperimentConfig, load_config, with_a
 from transformer_mt.training.snapshot import Snapshot, list_checkpoints, load_snapshot
 
 FIXED_SECTIONS = ("data", "model")
+# Settings that only choose the starting weights: a resumed run loads its weights, so these may
+# differ (a run saved before they existed reads as the defaults).
+STARTING_POINT = ("init", "init_std")
 
 
 def resume_config(
@@ -49,7 +52,7 @@ def config_differences(saved: ExperimentConfig, other: ExperimentConfig) -> list
         before: dict[str, Any] = dataclasses.asdict(getattr(saved, section))
         after: dict[str, Any] = dataclasses.asdict(getattr(other, section))
         for key, value in before.items():
-            if after[key] != value:
+            if after[key] != value and key not in STARTING_POINT:
                 found.append(f"{section}.{key} ({value!r} -> {after[key]!r})")
     return found
 
@@ -73,7 +76,7 @@ def check_model_matches(run: RunDir, expected: ModelConfig) -> None:
     differences = [
         f"{key} ({saved.get(key)!r} -> {wanted.get(key)!r})"
         for key in dict.fromkeys([*saved, *wanted])
-        if saved.get(key) != wanted.get(key)
+        if saved.get(key) != wanted.get(key) and key not in STARTING_POINT
     ]
     if differences:
         raise UserError(
