@@ -68,7 +68,7 @@ class Architecture:
             dropout=self.dropout,
             norm_position="pre",
             # Xavier: N(0, 0.02) starts the 64-wide synthetic model too small, and pre-norm
-            # learns no faster with it (quickstart size, 1,000 updates: see model/init.py).
+            # learns faster with Xavier (quickstart size, 1,000 updates: see model/init.py).
             init="xavier",
             max_positions=256,
         )
