@@ -73,7 +73,7 @@ def tiny_settings() -> StudySettings:
         speed_max_tokens=64,
         translation_model=Architecture(16, 2, 1, 32, 0.0),
         translation_training=study_training(max_tokens=256, lr=1e-2, warmup_steps=1),
-        translation_seconds=0.3,
+        translation_seconds=1.0,  # marks 0.5 s apart: a slow update rarely crosses both
         translation_points=2,
         translation_lrs=(1e-2, 3e-2),
         translation_probe_seconds=0.05,
