@@ -83,5 +83,19 @@ def test_bad_init_settings_are_refused_by_name(
 
 
 def test_unknown_scheme_is_refused_by_the_function_too() -> None:
-    with pytest.raises(ValueError, match="init must be one of"):
+    with pytest.raises(ValueError, match="normal or xavier"):
         initialize(nn.Linear(2, 2), "orthogonal", d_model=2)
+    with pytest.raises(ValueError, match="normal or xavier"):
+        initialize(nn.Linear(2, 2), "auto", d_model=2)
+
+
+@pytest.mark.parametrize(("norm", "drawn"), [("post", "normal"), ("pre", "xavier")])
+def test_auto_picks_each_norm_positions_faster_scheme(
+    make_config: MakeConfig, norm: str, drawn: str
+) -> None:
+    auto = _wide_model(make_config, "auto", norm_position=norm)
+    explicit = _wide_model(make_config, drawn, norm_position=norm)
+    for (name, a), (_, b) in zip(
+        auto.state_dict().items(), explicit.state_dict().items(), strict=True
+    ):
+        assert torch.equal(a, b), name

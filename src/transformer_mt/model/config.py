@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 ACTIVATIONS = ("relu", "gelu")
 NORM_POSITIONS = ("post", "pre")
 POSITIONAL_ENCODINGS = ("sinusoidal", "learned")
-INITS = ("normal", "xavier")  # see transformer_mt.model.init
+INITS = ("auto", "normal", "xavier")  # see transformer_mt.model.init
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class TransformerConfig:
     max_positions: int = 1024  # longest sequence the positional encoding covers
     share_embeddings: bool = True  # one embedding table for source and target (joint vocab)
     tie_output: bool = True  # output projection reuses the target embedding matrix
-    init: str = "normal"  # weights from N(0, init_std) (normal) | Xavier-uniform (xavier)
+    init: str = "auto"  # N(0, init_std) (normal) | Xavier-uniform (xavier) | auto: by norm_position
     init_std: float = 0.02  # standard deviation of the normal initialisation
     pad_id: int = 0
     bos_id: int = 2

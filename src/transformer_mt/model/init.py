@@ -1,4 +1,5 @@
-"""Weight initialisation of the Transformer: ``normal`` (the default) or ``xavier``.
+"""Weight initialisation of the Transformer: ``normal`` or ``xavier``; ``auto`` (the default)
+picks ``normal`` for post-norm and ``xavier`` for pre-norm models, each one's faster choice.
 
 - ``normal``: every linear and embedding weight from N(0, ``init_std``), biases zero (BERT,
   BART and Marian; 0.02 by default). Each sub-layer starts close to the identity path, which
@@ -9,7 +10,8 @@
 Measured by ``benchmarks/init_curves.py`` (quickstart size, built-in English-Chinese data, the
 same batches): held-out NLL after 1,000 updates, post-norm 3.91 with ``normal`` against 5.01
 with ``xavier`` (HF MarianMTModel: 3.88); pre-norm 4.18 with ``xavier`` against 4.62 with
-``normal``. Hence post-norm with ``normal`` (the quickstart preset), pre-norm with ``xavier``.
+``normal``. Hence ``auto``: post-norm with ``normal`` (the quickstart preset), pre-norm with
+``xavier``.
 
 Token embeddings are the embeddings with a padding row, which stays zero; learned position
 tables keep their own N(0, 1/sqrt(d_model)); LayerNorm keeps PyTorch's ones and zeros.
@@ -22,10 +24,17 @@ from torch import nn
 from transformer_mt.model.config import INITS
 
 
+def resolve(scheme: str, norm_position: str) -> str:
+    """``auto`` -> ``normal`` for post-norm, ``xavier`` for pre-norm; other schemes unchanged."""
+    if scheme != "auto":
+        return scheme
+    return "normal" if norm_position == "post" else "xavier"
+
+
 def initialize(model: nn.Module, scheme: str, d_model: int, std: float = 0.02) -> None:
     """Re-initialise the linear and token-embedding weights of ``model`` in place."""
-    if scheme not in INITS:
-        raise ValueError(f"init must be one of {INITS}, got {scheme!r}")
+    if scheme not in INITS or scheme == "auto":
+        raise ValueError(f"init must be normal or xavier here, got {scheme!r}")
     for module in model.modules():
         if isinstance(module, nn.Linear):
             if scheme == "normal":

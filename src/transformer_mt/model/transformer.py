@@ -13,7 +13,7 @@ from transformer_mt.model.cache import DecoderCache
 from transformer_mt.model.config import TransformerConfig
 from transformer_mt.model.embedding import Embedder, PositionalEncoding
 from transformer_mt.model.encoder_decoder import EncoderDecoder
-from transformer_mt.model.init import initialize
+from transformer_mt.model.init import initialize, resolve
 from transformer_mt.model.layers import AttentionWeights, DecoderLayer, EncoderLayer
 
 
@@ -51,7 +51,7 @@ class Transformer(EncoderDecoder):
         self.encoder_norm: nn.Module = nn.LayerNorm(d) if pre_norm else nn.Identity()
         self.decoder_norm: nn.Module = nn.LayerNorm(d) if pre_norm else nn.Identity()
         self.output_projection = nn.Linear(d, config.tgt_vocab_size, bias=False)
-        initialize(self, config.init, d, config.init_std)
+        initialize(self, resolve(config.init, config.norm_position), d, config.init_std)
         if config.tie_output:
             self.output_projection.weight = target_tokens.weight
 

@@ -83,7 +83,9 @@ class ModelConfig:
     positional_encoding: str = "sinusoidal"
     max_positions: int = 1024
     tie_output: bool = True
-    init: str = "normal"  # normal: N(0, init_std) | xavier (see transformer_mt.model.init)
+    init: str = (
+        "auto"  # auto (post-norm: normal, pre-norm: xavier) | normal: N(0, init_std) | xavier
+    )
     init_std: float = 0.02
     kind: str = "transformer"  # transformer | lstm (the attentional LSTM baseline)
     attention: str = "general"  # lstm only: Luong attention score, general | dot
