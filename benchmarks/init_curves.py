@@ -23,7 +23,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F  # noqa: N812
 
 from hf_peer import marian_loss
 from quality import hf_model, hf_trainer, line_plot, our_model, our_trainer, preset
@@ -32,6 +31,7 @@ from transformer_mt.data.tokenizer import Tokenizer
 from transformer_mt.runtime import configure_cpu
 from transformer_mt.training.encoded import EncodedCorpus
 from transformer_mt.training.run import experiment_splits
+from transformer_mt.training.step import teacher_forced_loss
 
 VARIANTS = ("post-normal", "post-xavier", "pre-normal", "pre-xavier", "hf")
 
@@ -45,15 +45,9 @@ def heldout_nll(variant: str, model: torch.nn.Module, data: EncodedCorpus) -> fl
         for indices in token_budget_batches(data.lengths(), 4096):
             batch = data.batch(indices)
             if variant == "hf":
-                loss = marian_loss(model, batch, 0.0)
+                total += float(marian_loss(model, batch, 0.0)) * batch.num_target_tokens
             else:
-                logits = model(batch.src_ids, batch.tgt_in_ids)  # (B, T, V)
-                loss = F.cross_entropy(
-                    logits.reshape(-1, logits.shape[-1]).float(),
-                    batch.tgt_out_ids.reshape(-1),
-                    ignore_index=batch.pad_id,
-                )
-            total += float(loss) * batch.num_target_tokens
+                total += float(teacher_forced_loss(model, batch, 0.0)[0].nll)  # summed
             tokens += batch.num_target_tokens
     model.train()
     return total / tokens

@@ -43,6 +43,7 @@ from transformer_mt.data.tokenizer import Tokenizer
 from transformer_mt.decoding.translator import Translator
 from transformer_mt.evaluation.metrics import corpus_scores
 from transformer_mt.model import Transformer
+from transformer_mt.model.config import INITS
 from transformer_mt.runtime import configure_cpu
 from transformer_mt.training.config import ExperimentConfig, load_config, transformer_config
 from transformer_mt.training.encoded import EncodedCorpus
@@ -53,7 +54,6 @@ ENGINES = ("ours", "hf")
 
 
 NORMS = ("post", "pre")
-INITS = ("normal", "xavier")
 
 
 def preset(norm: str = "post", init: str = "normal") -> ExperimentConfig:

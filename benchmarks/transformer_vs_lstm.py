@@ -24,6 +24,7 @@ from transformer_mt.comparison.report import conclusions, write_report
 from transformer_mt.comparison.saved import load_results, to_json
 from transformer_mt.comparison.study import StudyResults, StudySettings, run_study
 from transformer_mt.runtime import configure_cpu
+from transformer_mt.training.checkpoint import atomic_write
 from transformer_mt.training.config import load_config
 from transformer_mt.training.run import experiment_splits
 
@@ -102,10 +103,8 @@ def partial_saver(path: Path) -> Callable[[StudyResults], None]:
     """Save the results so far (atomically) after each part of the study."""
 
     def save(results: StudyResults) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(to_json(results), indent=1) + "\n", encoding="utf-8")
-        temporary.replace(path)
+        text = json.dumps(to_json(results), indent=1) + "\n"
+        atomic_write(path, lambda temporary: Path(temporary).write_text(text, encoding="utf-8"))
         print(f"results so far: {path}", flush=True)
 
     return save

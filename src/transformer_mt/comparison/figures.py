@@ -68,7 +68,8 @@ def long_range_figure(scores: list[LengthScore], tasks: tuple[str, ...], path: P
                     fillstyle="none",
                     label=f"{model} last token",
                 )
-                axis.legend(fontsize=7)
+        if task == "agreement":
+            axis.legend(fontsize=7)
         _length_axis(axis, sorted({s.length for s in scores}))
         axis.set_ylim(-0.03, 1.03)
         axis.set_title(task)
