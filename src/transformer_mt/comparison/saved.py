@@ -30,7 +30,7 @@ def to_json(results: StudyResults) -> dict[str, Any]:
         "quality": [p.to_dict() for p in results.quality],
         "translation_lr": results.translation_lr,
         "buckets": [b.to_dict() for b in results.buckets],
-        "minutes": round(results.minutes, 2),
+        "minutes": results.minutes,  # unrounded: a reloaded report must round it the same way
         "command": results.command,
     }
 
