@@ -9,7 +9,6 @@ import torch
 
 from transformer_mt.decoding.processors import (
     apply_temperature,
-    block_tokens,
     top_k_filter,
     top_p_filter,
 )
@@ -87,16 +86,9 @@ def test_temperature_must_be_positive(temperature: float) -> None:
         apply_temperature(torch.zeros(1, 2), temperature)
 
 
-def test_block_tokens_sets_minus_infinity_without_touching_the_input() -> None:
-    scores = torch.tensor([[0.1, 0.2, 0.3, 0.4], [1.0, 2.0, 3.0, 4.0]])
-    original = scores.clone()
-    blocked = block_tokens(scores, [0, 2])
-    assert torch.equal(blocked, torch.tensor([[-INF, 0.2, -INF, 0.4], [-INF, 2.0, -INF, 4.0]]))
-    assert torch.equal(scores, original)
-
-
 def test_filters_compose_and_keep_minus_infinity() -> None:
-    scores = block_tokens(log_probs([0.1, 0.4, 0.3, 0.2]), [1])
+    scores = log_probs([0.1, 0.4, 0.3, 0.2])
+    scores[:, 1] = -INF  # blocked, as the search does
     filtered = top_p_filter(top_k_filter(apply_temperature(scores, 0.5), 2), 0.5)
     # Without token 1: .3 and .2 are the top 2; at T=.5 they weigh .09 : .04, so .3 alone
     # (mass .09 / .13 = .69) reaches p = .5.

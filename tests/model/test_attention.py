@@ -15,7 +15,12 @@ import torch
 import torch.nn.functional as F  # noqa: N812 (the conventional alias)
 from torch import nn
 
-from transformer_mt.model.attention import MultiHeadAttention, attend
+from transformer_mt.model.attention import (
+    MANY_HEAD_ROWS,
+    MultiHeadAttention,
+    attend,
+    explicit_is_faster,
+)
 
 B, H, T, S, K = 2, 2, 3, 4, 8
 D = H * K
@@ -59,6 +64,25 @@ def test_both_paths_equal_sdpa_and_the_hand_written_softmax(mask: torch.Tensor |
     torch.testing.assert_close(fast, expected, rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(explicit, expected, rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(weights, expected_weights, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("queries", [1, 4])
+def test_decoding_steps_of_many_rows_take_the_explicit_path_and_compute_the_same(
+    queries: int,
+) -> None:
+    generator = torch.Generator().manual_seed(1)
+    rows = MANY_HEAD_ROWS // H  # batch x heads reaches the threshold
+    query = torch.randn(rows, H, queries, K, generator=generator, dtype=torch.float64)
+    key, value = torch.randn(2, rows, H, S, K, generator=generator, dtype=torch.float64)
+    mask = torch.rand(rows, 1, queries, S, generator=generator) < 0.7
+    mask[..., 0] = True  # every query sees at least one key
+    assert explicit_is_faster(query)
+    assert not explicit_is_faster(query[:1])  # one row: the fused kernel
+    assert not explicit_is_faster(torch.zeros(rows, H, 5, K))  # a whole sequence
+    expected, _ = softmax_reference(query, key, value, mask)
+    context, weights = attend(query, key, value, mask)
+    assert weights is None
+    torch.testing.assert_close(context, expected, rtol=1e-12, atol=1e-12)
 
 
 def test_explicit_weights_are_distributions_with_masked_keys_at_zero() -> None:

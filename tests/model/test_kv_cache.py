@@ -74,7 +74,7 @@ def test_cache_holds_cross_keys_once_and_self_keys_in_one_buffer(
         layer = cache.layers[0]
     assert layer.self_keys is buffer  # preallocated: written in place, never concatenated
     assert layer.self_values is not None
-    assert layer.self_keys.shape == layer.self_values.shape == (3, 2, 5, 8)
+    assert layer.self_keys.shape == layer.self_values.shape == (3, 2, 5, 1, 8)  # (A, H, C, N, K)
     assert layer.cross_keys is cross_keys  # computed once, reused at every step
 
 
@@ -130,16 +130,40 @@ def test_layer_cache_append_and_select_by_hand() -> None:
     keys, values = cache.append(cross + 10, cross + 20, 1)
     assert keys[:, 0, :, 0].tolist() == [[1.0, 10.0], [1.0, 11.0], [1.0, 12.0]]
     assert values[:, 0, :, 0].tolist() == [[2.0, 20.0], [2.0, 21.0], [2.0, 22.0]]
-    cache.select(torch.tensor([2, 2, 1]), torch.tensor([2, 2, 1]), length=2)
+    cache.select(torch.tensor([2, 2, 1]))
     assert cache.cross_keys.flatten().tolist() == [2.0, 2.0, 1.0]
     assert cache.cross_values.flatten().tolist() == [-2.0, -2.0, -1.0]
     assert cache.self_keys is not None
-    assert cache.self_keys[:, 0, :2, 0].tolist() == [[1.0, 12.0], [1.0, 12.0], [1.0, 11.0]]
-    cache.select(torch.tensor([1]), None, length=2)  # fewer rows: a new, smaller buffer
-    assert cache.self_keys[:, 0, :2, 0].tolist() == [[1.0, 12.0]]
+    assert cache.self_keys[:, 0, :2, 0, 0].tolist() == [[1.0, 12.0], [1.0, 12.0], [1.0, 11.0]]
+    cache.select(torch.tensor([1]))  # fewer sentences: a new, smaller buffer
+    assert cache.self_keys[:, 0, :2, 0, 0].tolist() == [[1.0, 12.0]]
     keys, _ = cache.append(torch.zeros(1, 1, 1, 1), torch.zeros(1, 1, 1, 1), 4)  # grows
     assert cache.self_keys.shape[2] >= 5
     assert keys[0, 0, :2, 0].tolist() == [1.0, 12.0]
+
+
+def test_beams_keep_their_slots_and_a_reorder_only_rewrites_the_ancestor_table() -> None:
+    """One sentence, two beams: slots are written once; the mask follows each beam's history."""
+    layer = LayerCache(cross_keys=torch.zeros(1, 1, 1, 1), cross_values=torch.zeros(1, 1, 1, 1))
+    cache = DecoderCache(layers=[layer], source_mask=torch.ones(1, 1, 1, 1, dtype=torch.bool))
+    cache.beams = 2
+    for position, rows in enumerate([[10.0, 11.0], [20.0, 21.0]]):
+        mask = cache.step_mask()  # (A, 1, N, (L+1) * N)
+        assert mask is not None
+        layer.append(torch.tensor(rows).view(2, 1, 1, 1), torch.zeros(2, 1, 1, 1), position)
+        cache.length += 1
+    assert mask[0, 0].tolist() == [[True, False, True, False], [False, True, False, True]]
+    buffer = layer.self_keys
+    cache.select(torch.tensor([1, 1]))  # both new beams continue beam 1
+    assert layer.self_keys is buffer  # nothing copied
+    mask = cache.step_mask()
+    assert mask is not None
+    keys, _ = layer.append(torch.tensor([30.0, 31.0]).view(2, 1, 1, 1), torch.zeros(2, 1, 1, 1), 2)
+    slots = keys[0, 0, :, 0]  # position-major: (p0 b0, p0 b1, p1 b0, p1 b1, p2 b0, p2 b1)
+    assert [slots[mask[0, 0, beam]].tolist() for beam in range(2)] == [
+        [11.0, 21.0, 30.0],  # beam 0: beam 1's history, then its own new slot
+        [11.0, 21.0, 31.0],
+    ]
 
 
 def test_decoder_cache_select_keeps_length_and_reorders_mask() -> None:

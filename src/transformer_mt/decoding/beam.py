@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 import torch
 
 from transformer_mt.decoding.hypothesis import Hypothesis, length_normalised
-from transformer_mt.decoding.processors import block_tokens
 from transformer_mt.decoding.search import StepModel, never_generated, next_token_log_probs
+from transformer_mt.decoding.topk import top_k
 
 
 @dataclass
@@ -64,10 +64,10 @@ class BeamSearch:
         limits = max_lengths.tolist()
         blocked = never_generated(config)
         for step in range(1, steps + 1):
-            log_probs, cache = next_token_log_probs(model, tokens, cache)  # (A*K, V)
+            log_probs, cache = next_token_log_probs(model, tokens, cache, blocked)  # (A*K, V)
             vocab = log_probs.shape[-1]
-            candidates = scores.view(-1, 1) + block_tokens(log_probs, blocked)  # (A*K, V)
-            top_scores, top_index = candidates.view(len(alive), beams * vocab).topk(2 * beams)
+            candidates = log_probs.add_(scores.view(-1, 1))  # (A*K, V) totals, in place
+            top_scores, top_index = top_k(candidates.view(len(alive), beams * vocab), 2 * beams)
             source_beam, token = top_index // vocab, top_index % vocab  # (A, 2K) each
             selected = self._advance(
                 step,

@@ -38,10 +38,3 @@ def top_p_filter(scores: torch.Tensor, p: float) -> torch.Tensor:
     remove_sorted = (cumulative - sorted_scores.softmax(dim=-1)) >= p  # (N, V)
     remove = remove_sorted.scatter(-1, order, remove_sorted)  # back to vocabulary order
     return scores.masked_fill(remove, float("-inf"))
-
-
-def block_tokens(scores: torch.Tensor, token_ids: list[int]) -> torch.Tensor:
-    """Never produce these tokens (e.g. padding and ``<s>``). ``(N, V) -> (N, V)``."""
-    scores = scores.clone()
-    scores[:, token_ids] = float("-inf")
-    return scores

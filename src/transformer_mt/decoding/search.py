@@ -19,10 +19,10 @@ import torch
 from transformer_mt.decoding.hypothesis import Hypothesis, length_normalised
 from transformer_mt.decoding.processors import (
     apply_temperature,
-    block_tokens,
     top_k_filter,
     top_p_filter,
 )
+from transformer_mt.decoding.topk import argmax
 from transformer_mt.model.cache import DecoderCache
 from transformer_mt.model.config import TransformerConfig
 
@@ -52,11 +52,14 @@ class SearchStrategy(Protocol):
 
 
 def next_token_log_probs(
-    model: StepModel, tokens: torch.Tensor, cache: DecoderCache
+    model: StepModel, tokens: torch.Tensor, cache: DecoderCache, blocked: list[int]
 ) -> tuple[torch.Tensor, DecoderCache]:
-    """One decoder step: last tokens ``(A,)`` -> log-probabilities ``(A, V)`` in fp32."""
+    """One decoder step: last tokens ``(A,)`` -> log-probabilities ``(A, V)`` in fp32, with
+    ``-inf`` for the ``blocked`` tokens (never chosen; the others keep their probabilities)."""
     logits, cache = model.decode_step(tokens, cache)  # (A, V)
-    return logits.float().log_softmax(dim=-1), cache
+    log_probs = logits.float().log_softmax(dim=-1)  # (A, V), a new tensor: set in place
+    log_probs[:, blocked] = float("-inf")
+    return log_probs, cache
 
 
 def never_generated(config: TransformerConfig) -> list[int]:
@@ -87,8 +90,8 @@ def sequential_search(
     limits = max_lengths.tolist()
     blocked = never_generated(config)
     for _step in range(steps):
-        log_probs, cache = next_token_log_probs(model, tokens, cache)  # (A, V)
-        chosen = choose(block_tokens(log_probs, blocked))  # (A,)
+        log_probs, cache = next_token_log_probs(model, tokens, cache, blocked)  # (A, V)
+        chosen = choose(log_probs)  # (A,)
         chosen_log_probs = log_probs.gather(1, chosen[:, None])[:, 0].tolist()
         keep: list[int] = []
         for row, (sentence, token) in enumerate(zip(alive, chosen.tolist(), strict=True)):
@@ -114,7 +117,7 @@ def sequential_search(
 
 def greedy_choice(scores: torch.Tensor) -> torch.Tensor:
     """The most probable token of each row: scores ``(A, V)`` -> ids ``(A,)``."""
-    return scores.argmax(dim=-1)
+    return argmax(scores)
 
 
 @dataclass(frozen=True)

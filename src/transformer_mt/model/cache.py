@@ -4,10 +4,15 @@ Shape letters: A sentences, N rows per sentence (beams), R = A * N rows, H heads
 length, C capacity (positions preallocated), L tokens decoded so far, K head width.
 
 Cross-attention keys and values are projected once per *sentence*: the beams of a sentence
-share them (the decoder folds a sentence's beams into the query axis of cross-attention), so
-reordering beams never touches them. Self-attention keys and values live in buffers preallocated
-for ``C`` positions; a step writes one position in place instead of concatenating, and a beam
-reorder copies only the rows whose beam changed.
+share them (the decoder folds a sentence's beams into the query axis of attention).
+
+Self-attention keys and values live in buffers preallocated for ``C`` positions, one slot per
+(sentence, position, beam); a step writes one position in place. Beam search never moves them:
+when beams are reordered, only a small table of *ancestors* changes (for each beam and
+position, the slot its history was written to), and each beam attends to the keys of all its
+sentence's slots under a mask that admits exactly its own history. That reads the same keys
+as attending to a copied, reordered cache but copies nothing; the mask is built once per step
+for every layer. Buffers are copied only when the set of sentences changes.
 """
 
 from __future__ import annotations
@@ -23,59 +28,53 @@ class LayerCache:
 
     cross_keys: torch.Tensor  # (A, H, S, K)
     cross_values: torch.Tensor  # (A, H, S, K)
-    self_keys: torch.Tensor | None = None  # (R, H, C, K) buffer; positions < length are valid
-    self_values: torch.Tensor | None = None  # (R, H, C, K)
+    self_keys: torch.Tensor | None = None  # (A, H, C, N, K) buffer; positions < L are valid
+    self_values: torch.Tensor | None = None  # (A, H, C, N, K)
     capacity: int = 0  # positions to allocate at the first step (0: grow as needed)
 
     def append(
         self, keys: torch.Tensor, values: torch.Tensor, position: int
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Store this step's ``(R, H, 1, K)`` at ``position``; return views ``(R, H, L+1, K)``."""
+        """Store this step's ``(R, H, 1, K)`` at ``position``; return every slot of each
+        sentence so far, position-major: views ``(A, H, (L+1) * N, K)``."""
+        new_keys, new_values = self._by_sentence(keys), self._by_sentence(values)
         if self.self_keys is None or self.self_values is None:
-            self.self_keys = _buffer(keys, max(self.capacity, position + 1))
-            self.self_values = _buffer(values, max(self.capacity, position + 1))
+            self.self_keys = _buffer(new_keys, max(self.capacity, position + 1))
+            self.self_values = _buffer(new_values, max(self.capacity, position + 1))
         elif position >= self.self_keys.shape[2]:
             grown = max(2 * self.self_keys.shape[2], position + 1)
             self.self_keys = _grow(self.self_keys, position, grown)
             self.self_values = _grow(self.self_values, position, grown)
-        self.self_keys[:, :, position : position + 1] = keys
-        self.self_values[:, :, position : position + 1] = values
-        return self.self_keys[:, :, : position + 1], self.self_values[:, :, : position + 1]
+        self.self_keys[:, :, position] = new_keys
+        self.self_values[:, :, position] = new_values
+        end = position + 1
+        return self.self_keys[:, :, :end].flatten(2, 3), self.self_values[:, :, :end].flatten(2, 3)
 
-    def select(self, rows: torch.Tensor, sentences: torch.Tensor | None, length: int) -> None:
-        """Keep rows ``rows`` ``(R',)`` of the self-attention buffers (first ``length``
-        positions) and, unless ``sentences`` is None, sentences ``sentences`` ``(A',)`` of the
-        cross-attention keys/values. Changes this cache in place."""
-        if sentences is not None:
-            self.cross_keys = self.cross_keys.index_select(0, sentences)
-            self.cross_values = self.cross_values.index_select(0, sentences)
-        if self.self_keys is None or self.self_values is None:
-            return
-        self.self_keys = _select_rows(self.self_keys, rows, length)
-        self.self_values = _select_rows(self.self_values, rows, length)
+    def _by_sentence(self, rows: torch.Tensor) -> torch.Tensor:
+        """``(R, H, 1, K)`` -> ``(A, H, N, K)``."""
+        count, heads, _, width = rows.shape
+        sentences = self.cross_keys.shape[0]
+        return rows.reshape(sentences, count // sentences, heads, width).transpose(1, 2)
+
+    def select(self, sentences: torch.Tensor) -> None:
+        """Keep sentences ``sentences`` ``(A',)`` (dropped, repeated or permuted), in place."""
+        self.cross_keys = self.cross_keys.index_select(0, sentences)
+        self.cross_values = self.cross_values.index_select(0, sentences)
+        if self.self_keys is not None and self.self_values is not None:
+            self.self_keys = self.self_keys.index_select(0, sentences)
+            self.self_values = self.self_values.index_select(0, sentences)
 
 
 def _buffer(like: torch.Tensor, capacity: int) -> torch.Tensor:
-    rows, heads, _, width = like.shape
-    return like.new_empty(rows, heads, capacity, width)  # (R, H, C, K)
+    sentences, heads, beams, width = like.shape
+    return like.new_empty(sentences, heads, capacity, beams, width)  # (A, H, C, N, K)
 
 
 def _grow(buffer: torch.Tensor, length: int, capacity: int) -> torch.Tensor:
-    grown = _buffer(buffer, capacity)
+    sentences, heads, _, beams, width = buffer.shape
+    grown = buffer.new_empty(sentences, heads, capacity, beams, width)
     grown[:, :, :length] = buffer[:, :, :length]
     return grown
-
-
-def _select_rows(buffer: torch.Tensor, rows: torch.Tensor, length: int) -> torch.Tensor:
-    """Rows ``rows`` of ``buffer``'s first ``length`` positions, copying as little as possible."""
-    if rows.shape[0] == buffer.shape[0]:
-        changed = (rows != torch.arange(rows.shape[0], device=rows.device)).nonzero()[:, 0]
-        if changed.numel():  # the right side is gathered before the in-place write
-            buffer[changed, :, :length] = buffer[rows[changed], :, :length]
-        return buffer
-    selected = buffer.new_empty(rows.shape[0], *buffer.shape[1:])  # (R', H, C, K)
-    selected[:, :, :length] = buffer[rows, :, :length]
-    return selected
 
 
 @dataclass
@@ -86,21 +85,48 @@ class DecoderCache:
     source_mask: torch.Tensor  # (A, 1, 1, S) cross-attention mask, one row per sentence
     length: int = 0  # tokens decoded so far (the next token's position)
     beams: int = 1  # N: consecutive rows per sentence (row r belongs to sentence r // N)
+    # (A, N, C): the beam slot holding position p of beam n's history; None for one beam.
+    ancestors: torch.Tensor | None = None
+
+    def step_mask(self) -> torch.Tensor | None:
+        """Record that every beam writes its own slot at position ``length``, and return which
+        slots each beam attends to at this step: ``(A, 1, N, (L+1) * N)`` bool, position-major
+        like :meth:`LayerCache.append`'s keys (None with one beam: it sees every slot)."""
+        if self.beams == 1:
+            return None
+        sentences, position = self.source_mask.shape[0], self.length
+        own = torch.arange(self.beams, device=self.source_mask.device)  # (N,)
+        if self.ancestors is None or position >= self.ancestors.shape[2]:
+            capacity = max(self.layers[0].capacity, 2 * position, position + 1)
+            grown = own.new_empty(sentences, self.beams, capacity)  # (A, N, C)
+            if self.ancestors is not None:
+                grown[:, :, :position] = self.ancestors[:, :, :position]
+            self.ancestors = grown
+        self.ancestors[:, :, position] = own
+        history = self.ancestors[:, :, : position + 1]  # (A, N, L+1)
+        allowed = history[:, :, :, None] == own  # (A, N, L+1, N)
+        return allowed.view(sentences, 1, self.beams, -1)  # (A, 1, N, (L+1) * N)
 
     def select(self, index: torch.Tensor) -> DecoderCache:
         """Keep/reorder rows ``index`` ``(R',)``, e.g. by beam back-pointers, and return self.
 
         Consecutive groups of ``beams`` new rows must each come from one sentence (beams move
-        within their sentence; sentences may be dropped, repeated or permuted). Cross-attention
-        state is copied only when the set of sentences changes. The cache is changed in place.
+        within their sentence; sentences may be dropped, repeated or permuted). Reordering
+        beams changes only the ancestor table; keys and values are copied only when the set of
+        sentences changes. The cache is changed in place.
         """
-        sentences = index.view(-1, self.beams)[:, 0] // self.beams  # (A',)
+        grouped = index.view(-1, self.beams)  # (A', N)
+        sentences = grouped[:, 0] // self.beams  # (A',)
+        if self.ancestors is not None:
+            source_beams = grouped % self.beams  # (A', N) beam each new beam continues
+            kept = self.ancestors.index_select(0, sentences)  # (A', N, C)
+            gather = source_beams[:, :, None].expand(-1, -1, kept.shape[2])
+            self.ancestors = kept.gather(1, gather)  # (A', N, C)
         unchanged = sentences.shape[0] == self.source_mask.shape[0] and torch.equal(
             sentences, torch.arange(sentences.shape[0], device=sentences.device)
         )
-        picked = None if unchanged else sentences
-        for layer in self.layers:
-            layer.select(index, picked, self.length)
-        if picked is not None:
-            self.source_mask = self.source_mask.index_select(0, picked)
+        if not unchanged:
+            for layer in self.layers:
+                layer.select(sentences)
+            self.source_mask = self.source_mask.index_select(0, sentences)
         return self

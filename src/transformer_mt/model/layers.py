@@ -129,33 +129,46 @@ class DecoderLayer(nn.Module):
     def start_cache(self, memory: torch.Tensor, capacity: int = 0) -> LayerCache:
         """Project the encoder memory ``(A, S, D)`` to cross-attention K/V once per source."""
         keys, values = self.cross_attention.project_keys_values(memory)  # (A, H, S, K) each
-        return LayerCache(cross_keys=keys, cross_values=values, capacity=capacity)
+        # Contiguous once here, or every step's attention would copy these head-split views.
+        return LayerCache(
+            cross_keys=keys.contiguous(), cross_values=values.contiguous(), capacity=capacity
+        )
 
     def step(
-        self, x: torch.Tensor, cache: LayerCache, memory_mask: torch.Tensor, position: int
+        self,
+        x: torch.Tensor,
+        cache: LayerCache,
+        memory_mask: torch.Tensor,
+        history_mask: torch.Tensor | None,
+        position: int,
     ) -> torch.Tensor:
         """One new position: x ``(R, 1, D)`` -> ``(R, 1, D)``; stores its K/V in ``cache``.
 
         ``R = A * N`` rows, the ``N`` beams of each of ``A`` sentences; memory_mask
-        ``(A, 1, 1, S)``.
+        ``(A, 1, 1, S)``; history_mask ``(A, 1, N, (L+1) * N)``, the cached slots each beam
+        attends to (None: all, as with one beam).
         """
 
         def self_attend(h: torch.Tensor) -> torch.Tensor:
             new_keys, new_values = self.self_attention.project_keys_values(h)  # (R, H, 1, K)
-            keys, values = cache.append(new_keys, new_values, position)  # (R, H, L, K)
-            # The new position may attend to every earlier one: no mask needed.
-            out, _ = self.self_attention.attend_projected(h, keys, values, None)
-            return out
+            keys, values = cache.append(new_keys, new_values, position)  # (A, H, (L+1)N, K)
+            out, _ = self.self_attention.attend_projected(
+                _by_sentence(h, cache), keys, values, history_mask
+            )  # (A, N, D)
+            return out.reshape(h.shape)  # (R, 1, D)
 
         def cross_attend(h: torch.Tensor) -> torch.Tensor:
-            # A sentence's beams become query positions of one row: K/V are shared, not copied.
-            sentences = cache.cross_keys.shape[0]
-            queries = h.reshape(sentences, -1, h.shape[-1])  # (A, N, D)
             out, _ = self.cross_attention.attend_projected(
-                queries, cache.cross_keys, cache.cross_values, memory_mask
+                _by_sentence(h, cache), cache.cross_keys, cache.cross_values, memory_mask
             )  # (A, N, D)
             return out.reshape(h.shape)  # (R, 1, D)
 
         x = self.self_attention_residual(x, self_attend)
         x = self.cross_attention_residual(x, cross_attend)
         return self.feed_forward_residual(x, self.feed_forward)
+
+
+def _by_sentence(h: torch.Tensor, cache: LayerCache) -> torch.Tensor:
+    """A sentence's beams become query positions of one row: ``(R, 1, D)`` -> ``(A, N, D)``,
+    so they share the sentence's keys and values instead of copying them."""
+    return h.reshape(cache.cross_keys.shape[0], -1, h.shape[-1])

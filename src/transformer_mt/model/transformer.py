@@ -114,8 +114,9 @@ class Transformer(EncoderDecoder):
         Equivalent to running :meth:`decode` on the whole prefix and keeping the last position.
         """
         x = self.target_embedder(tokens[:, None], offset=cache.length)  # (R, 1, D)
+        history_mask = cache.step_mask()  # (A, 1, N, (L+1) * N) or None
         for layer, layer_cache in zip(self.decoder_layers, cache.layers, strict=True):
-            x = layer.step(x, layer_cache, cache.source_mask, cache.length)  # (R, 1, D)
+            x = layer.step(x, layer_cache, cache.source_mask, history_mask, cache.length)
         cache.length += 1
         return self.project(self.decoder_norm(x))[:, 0], cache  # (R, V)
 
