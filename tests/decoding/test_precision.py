@@ -6,8 +6,10 @@ import pytest
 import torch
 
 from cli.toy_data import toy_pairs, trained_toy_run
+from transformer_mt.decoding.precision import Int8Linear
 from transformer_mt.decoding.translator import Translator
 from transformer_mt.errors import UserError
+from transformer_mt.model.attention import MultiHeadAttention
 
 SOURCES = [source for source, _ in toy_pairs(40, seed=3)]
 # (share of identical beam-4 outputs, relative error of teacher-forced scores) at least/at most.
@@ -40,9 +42,12 @@ def test_modes_convert_the_weights(tmp_path_factory: pytest.TempPathFactory) -> 
     bf16 = Translator.load(run_dir, dtype="bf16").model
     assert {p.dtype for p in bf16.parameters()} == {torch.bfloat16}
     int8 = Translator.load(run_dir, dtype="int8").model
-    quantized = [m for m in int8.modules() if isinstance(m, torch.ao.nn.quantized.dynamic.Linear)]
-    plain = [m for m in int8.modules() if type(m) is torch.nn.Linear]
+    quantized = [m for m in int8.modules() if isinstance(m, Int8Linear)]
+    plain = [m for m in int8.modules() if isinstance(m, torch.nn.Linear)]
     assert quantized and not plain
+    attention = [m for m in int8.modules() if isinstance(m, MultiHeadAttention)]
+    fused = [m for m in attention if isinstance(m.qkv_proj, Int8Linear)]
+    assert len(fused) == len(attention) // 3 * 2  # every self-attention; cross stays apart
 
 
 def test_unknown_dtype_is_a_user_error(tmp_path_factory: pytest.TempPathFactory) -> None:

@@ -204,3 +204,18 @@ def test_attention_dropout_only_in_training_and_weights_stay_undropped() -> None
     assert not torch.allclose(dropped, first)
     assert weights is not None  # the returned probabilities are the undropped distribution
     torch.testing.assert_close(weights.sum(dim=-1), torch.ones(B, H, T))
+
+
+def test_fused_projections_compute_the_same_self_attention() -> None:
+    torch.manual_seed(0)
+    attention = MultiHeadAttention(D, H).eval()
+    x = torch.randn(B, T, D)
+    mask = torch.tensor([[True, True, True], [True, True, False]])[:, None, None, :]
+    with torch.no_grad():
+        expected, _ = attention(x, x, x, mask)
+        attention.fuse_projections()
+        fused, _ = attention(x, x, x, mask)
+    assert not hasattr(attention, "q_proj")  # replaced, not duplicated
+    torch.testing.assert_close(fused, expected)
+    with pytest.raises(ValueError, match="self-attention only"):
+        attention(x, torch.randn(B, S, D), torch.randn(B, S, D), None)

@@ -3,7 +3,10 @@
 * ``bf16``: every weight converted to bfloat16 once (no per-call autocast casts); logits are
   turned back to fp32 before the softmax, so scores and search stay in fp32.
 * ``int8``: PyTorch's dynamic quantization of ``nn.Linear`` (weights int8 per tensor,
-  activations quantized per call); CPU only. Embeddings and LayerNorms stay fp32.
+  activations quantized per call); CPU only. Embeddings and LayerNorms stay fp32. Each
+  self-attention's Q, K and V layers are first fused into one (one int8 call instead of three:
+  each call costs about 14 us however small), and the quantized layers are called through
+  :class:`Int8Linear`, without the 6 us of per-call checks of PyTorch's wrapper module.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import torch
 from torch import nn
 
 from transformer_mt.errors import UserError
+from transformer_mt.model.layers import DecoderLayer, EncoderLayer
 
 DTYPES = ("fp32", "bf16", "int8")
 
@@ -33,7 +37,42 @@ def convert_for_inference(model: nn.Module, dtype: str, device: torch.device) ->
             # torch.compile; the eager fbgemm/oneDNN kernels used here are still the fast ones.
             warnings.simplefilter("ignore", category=DeprecationWarning)
             warnings.simplefilter("ignore", category=UserWarning)
-            return torch.ao.quantization.quantize_dynamic(
+            _fuse_self_attention(model)
+            torch.ao.quantization.quantize_dynamic(
                 model, {nn.Linear}, dtype=torch.qint8, inplace=True
             )
+        _call_directly(model)
     return model
+
+
+class Int8Linear(nn.Module):
+    """A dynamically quantized linear layer (int8 weights, activations quantized per call)
+    that calls the quantized kernel directly."""
+
+    def __init__(self, quantized: nn.Module) -> None:
+        super().__init__()
+        self.packed = quantized._packed_params._packed_params
+        self.in_features, self.out_features = quantized.in_features, quantized.out_features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # reduce_range=True, as PyTorch's dynamic Linear: 7-bit activations avoid overflow in
+        # the int16 accumulation of CPUs without VNNI.
+        return torch.ops.quantized.linear_dynamic.default(x, self.packed, True)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}"
+
+
+def _fuse_self_attention(model: nn.Module) -> None:
+    for module in model.modules():
+        if isinstance(module, EncoderLayer | DecoderLayer):
+            module.self_attention.fuse_projections()
+
+
+def _call_directly(model: nn.Module) -> None:
+    """Swap every quantized linear layer for :class:`Int8Linear`."""
+    dynamic_linear = torch.ao.nn.quantized.dynamic.Linear
+    for parent in list(model.modules()):
+        for name, child in parent.named_children():
+            if type(child) is dynamic_linear and child._packed_params.dtype == torch.qint8:
+                setattr(parent, name, Int8Linear(child))

@@ -80,11 +80,37 @@ class MultiHeadAttention(nn.Module):
         self.k_proj = nn.Linear(d_model, d_model)
         self.v_proj = nn.Linear(d_model, d_model)
         self.out_proj = nn.Linear(d_model, d_model)
+        # Set by fuse_projections() for self-attention at inference: one (3E, E) layer.
+        self.qkv_proj: nn.Module | None = None
+
+    def fuse_projections(self) -> None:
+        """Replace the Q, K and V layers by one ``(3E, E)`` layer computing all three in one
+        call (for inference; self-attention only, as every input is then the same)."""
+        if self.qkv_proj is not None:
+            return
+        parts = (self.q_proj, self.k_proj, self.v_proj)
+        weight = self.q_proj.weight
+        fused = nn.Linear(weight.shape[1], 3 * weight.shape[0], device=weight.device)
+        with torch.no_grad():
+            fused.weight.copy_(torch.cat([part.weight for part in parts]))
+            fused.bias.copy_(torch.cat([part.bias for part in parts]))
+        self.qkv_proj = fused.to(weight.dtype)
+        del self.q_proj, self.k_proj, self.v_proj
 
     def split_heads(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, L, D)`` -> ``(B, H, L, K)``."""
         batch, length, _ = x.shape
         return x.view(batch, length, self.num_heads, self.head_dim).transpose(1, 2)
+
+    def project_self(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Q, K and V of one sequence ``(B, L, D)`` -> three ``(B, H, L, K)``."""
+        if self.qkv_proj is None:
+            return (
+                self.split_heads(self.q_proj(x)),
+                *self.project_keys_values(x),
+            )
+        queries, keys, values = self.qkv_proj(x).chunk(3, dim=-1)  # (B, L, D) views
+        return self.split_heads(queries), self.split_heads(keys), self.split_heads(values)
 
     def project_keys_values(self, memory: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """K and V of a key sequence ``(B, S, D)`` -> two ``(B, H, S, K)``."""
@@ -100,6 +126,11 @@ class MultiHeadAttention(nn.Module):
         need_weights: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """query ``(B, T, D)``, key/value ``(B, S, D)`` -> ``(B, T, D)`` and optional weights."""
+        if query is key and key is value:
+            queries, keys, values = self.project_self(query)  # (B, H, T, K) each
+            return self.attend_heads(queries, keys, values, mask, need_weights=need_weights)
+        if self.qkv_proj is not None:
+            raise ValueError("fused Q/K/V projections serve self-attention only")
         keys = self.split_heads(self.k_proj(key))  # (B, H, S, K)
         values = self.split_heads(self.v_proj(value))  # (B, H, S, K)
         return self.attend_projected(query, keys, values, mask, need_weights=need_weights)
@@ -114,11 +145,24 @@ class MultiHeadAttention(nn.Module):
         need_weights: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Attention with already projected ``keys``/``values`` ``(B, H, S, K)`` (cached K/V)."""
-        batch, length, width = query.shape
         queries = self.split_heads(self.q_proj(query))  # (B, H, T, K)
+        return self.attend_heads(queries, keys, values, mask, need_weights=need_weights)
+
+    def attend_heads(
+        self,
+        queries: torch.Tensor,
+        keys: torch.Tensor,
+        values: torch.Tensor,
+        mask: torch.Tensor | None,
+        *,
+        need_weights: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Projected queries ``(B, H, T, K)`` and keys/values ``(B, H, S, K)`` -> the mixed
+        heads ``(B, T, D)`` and optional weights ``(B, H, T, S)``."""
+        batch, _, length, _ = queries.shape
         dropout = self.dropout if self.training else 0.0
         context, weights = attend(
             queries, keys, values, mask, dropout=dropout, need_weights=need_weights
         )  # (B, H, T, K)
-        merged = context.transpose(1, 2).reshape(batch, length, width)  # (B, T, D)
+        merged = context.transpose(1, 2).reshape(batch, length, self.num_heads * self.head_dim)
         return self.out_proj(merged), weights

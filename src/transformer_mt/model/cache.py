@@ -37,7 +37,8 @@ class LayerCache:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Store this step's ``(R, H, 1, K)`` at ``position``; return every slot of each
         sentence so far, position-major: views ``(A, H, (L+1) * N, K)``."""
-        new_keys, new_values = self._by_sentence(keys), self._by_sentence(values)
+        sentences = self.cross_keys.shape[0]
+        new_keys, new_values = group_beams(keys, sentences), group_beams(values, sentences)
         if self.self_keys is None or self.self_values is None:
             self.self_keys = _buffer(new_keys, max(self.capacity, position + 1))
             self.self_values = _buffer(new_values, max(self.capacity, position + 1))
@@ -50,12 +51,6 @@ class LayerCache:
         end = position + 1
         return self.self_keys[:, :, :end].flatten(2, 3), self.self_values[:, :, :end].flatten(2, 3)
 
-    def _by_sentence(self, rows: torch.Tensor) -> torch.Tensor:
-        """``(R, H, 1, K)`` -> ``(A, H, N, K)``."""
-        count, heads, _, width = rows.shape
-        sentences = self.cross_keys.shape[0]
-        return rows.reshape(sentences, count // sentences, heads, width).transpose(1, 2)
-
     def select(self, sentences: torch.Tensor) -> None:
         """Keep sentences ``sentences`` ``(A',)`` (dropped, repeated or permuted), in place."""
         self.cross_keys = self.cross_keys.index_select(0, sentences)
@@ -63,6 +58,13 @@ class LayerCache:
         if self.self_keys is not None and self.self_values is not None:
             self.self_keys = self.self_keys.index_select(0, sentences)
             self.self_values = self.self_values.index_select(0, sentences)
+
+
+def group_beams(rows: torch.Tensor, sentences: int) -> torch.Tensor:
+    """One step's per-row heads ``(R, H, 1, K)`` -> per sentence ``(A, H, N, K)``: a
+    sentence's beams become its positions."""
+    count, heads, _, width = rows.shape
+    return rows.reshape(sentences, count // sentences, heads, width).transpose(1, 2)
 
 
 def _buffer(like: torch.Tensor, capacity: int) -> torch.Tensor:

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from transformer_mt.model.attention import MultiHeadAttention
-from transformer_mt.model.cache import LayerCache
+from transformer_mt.model.cache import LayerCache, group_beams
 from transformer_mt.model.config import TransformerConfig
 from transformer_mt.model.dropout import Dropout
 
@@ -150,11 +150,10 @@ class DecoderLayer(nn.Module):
         """
 
         def self_attend(h: torch.Tensor) -> torch.Tensor:
-            new_keys, new_values = self.self_attention.project_keys_values(h)  # (R, H, 1, K)
+            queries, new_keys, new_values = self.self_attention.project_self(h)  # (R, H, 1, K)
             keys, values = cache.append(new_keys, new_values, position)  # (A, H, (L+1)N, K)
-            out, _ = self.self_attention.attend_projected(
-                _by_sentence(h, cache), keys, values, history_mask
-            )  # (A, N, D)
+            grouped = group_beams(queries, keys.shape[0])  # (A, H, N, K)
+            out, _ = self.self_attention.attend_heads(grouped, keys, values, history_mask)
             return out.reshape(h.shape)  # (R, 1, D)
 
         def cross_attend(h: torch.Tensor) -> torch.Tensor:
