@@ -85,6 +85,16 @@ def test_decoding_steps_of_many_rows_take_the_explicit_path_and_compute_the_same
     torch.testing.assert_close(context, expected, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("copies", [1, MANY_HEAD_ROWS // 2], ids=["fused", "explicit"])
+def test_keys_in_bf16_are_attended_in_bf16_and_the_context_returns_in_fp32(copies: int) -> None:
+    query, key, value = (t.repeat(copies, 1, 1, 1) for t in qkv())
+    mask = key_padding().repeat(copies, 1, 1, 1)
+    expected, _ = softmax_reference(query.double(), key.double(), value.double(), mask)
+    context, _ = attend(query, key.bfloat16(), value.bfloat16(), mask)
+    assert context.dtype == torch.float32
+    torch.testing.assert_close(context.double(), expected, rtol=0.03, atol=0.03)
+
+
 def test_explicit_weights_are_distributions_with_masked_keys_at_zero() -> None:
     query, key, value = qkv()
     _, weights = attend(query, key, value, key_padding(), need_weights=True)

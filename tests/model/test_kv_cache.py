@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from transformer_mt.model import DecoderCache, LayerCache, Transformer
+from transformer_mt.model import transformer as transformer_module
 
 PAD, BOS, EOS = 0, 2, 3
 TOL = {"rtol": 1e-5, "atol": 1e-5}
@@ -173,3 +174,26 @@ def test_decoder_cache_select_keeps_length_and_reorders_mask() -> None:
     picked = cache.select(torch.tensor([1, 0, 1]))
     assert picked.length == 4
     assert picked.source_mask[:, 0, 0].tolist() == [[True, True], [True, False], [True, True]]
+
+
+def test_large_batches_cache_in_the_low_precision_dtype_and_stay_close(
+    model: Transformer, src_batch: torch.Tensor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``cache_dtype`` (bf16 with int8 layers) holds K/V from ``LOW_PRECISION_CACHE_SIZE``."""
+    width = model.config.d_model
+    monkeypatch.setattr(transformer_module, "LOW_PRECISION_CACHE_SIZE", 3 * width)
+    with torch.no_grad():
+        full = model(src_batch, TARGET)
+        model.cache_dtype = torch.bfloat16
+        small = model.start_cache(model.encode(src_batch[:2]), src_batch[:2])  # 2 rows
+        assert small.layers[0].cross_keys.dtype == torch.float32
+        cache = model.start_cache(model.encode(src_batch), src_batch, capacity=6)  # 3 rows
+        for position in range(TARGET.shape[1]):
+            logits, cache = model.decode_step(TARGET[:, position], cache)
+        cached = cached_logits(model, src_batch, TARGET)
+    layer = cache.layers[0]
+    assert layer.cross_keys.dtype == torch.bfloat16
+    assert layer.self_keys is not None and layer.self_keys.dtype == torch.bfloat16
+    assert logits.dtype == torch.float32
+    assert not torch.equal(cached, full)  # really rounded to bf16 ...
+    torch.testing.assert_close(cached, full, rtol=0.02, atol=0.02)  # ... and only that

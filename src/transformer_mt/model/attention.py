@@ -31,8 +31,14 @@ def attend(
 
     query ``(B, H, T, K)``, key/value ``(B, H, S, K)``, mask bool broadcastable to
     ``(B, H, T, S)`` (``True`` = may attend) -> context ``(B, H, T, K)`` and, when asked,
-    the probabilities ``(B, H, T, S)``.
+    the probabilities ``(B, H, T, S)``. Keys and values in another dtype than the query (a
+    bf16 cache) are attended in theirs; the context comes back in the query's dtype.
     """
+    if key.dtype != query.dtype:  # keys and values cached in a lower precision (bf16)
+        context, weights = attend(
+            query.to(key.dtype), key, value, mask, dropout=dropout, need_weights=need_weights
+        )
+        return context.to(query.dtype), weights
     if not need_weights and not (dropout == 0.0 and explicit_is_faster(query)):
         context = F.scaled_dot_product_attention(
             query, key, value, attn_mask=mask, dropout_p=dropout

@@ -26,7 +26,7 @@ import torch
 class LayerCache:
     """One decoder layer's keys and values."""
 
-    cross_keys: torch.Tensor  # (A, H, S, K)
+    cross_keys: torch.Tensor  # (A, H, S, K); self-attention K/V are kept in its dtype
     cross_values: torch.Tensor  # (A, H, S, K)
     self_keys: torch.Tensor | None = None  # (A, H, C, N, K) buffer; positions < L are valid
     self_values: torch.Tensor | None = None  # (A, H, C, N, K)
@@ -40,8 +40,9 @@ class LayerCache:
         sentences = self.cross_keys.shape[0]
         new_keys, new_values = group_beams(keys, sentences), group_beams(values, sentences)
         if self.self_keys is None or self.self_values is None:
-            self.self_keys = _buffer(new_keys, max(self.capacity, position + 1))
-            self.self_values = _buffer(new_values, max(self.capacity, position + 1))
+            capacity, dtype = max(self.capacity, position + 1), self.cross_keys.dtype
+            self.self_keys = _buffer(new_keys, capacity, dtype)
+            self.self_values = _buffer(new_values, capacity, dtype)
         elif position >= self.self_keys.shape[2]:
             grown = max(2 * self.self_keys.shape[2], position + 1)
             self.self_keys = _grow(self.self_keys, position, grown)
@@ -67,9 +68,9 @@ def group_beams(rows: torch.Tensor, sentences: int) -> torch.Tensor:
     return rows.reshape(sentences, count // sentences, heads, width).transpose(1, 2)
 
 
-def _buffer(like: torch.Tensor, capacity: int) -> torch.Tensor:
+def _buffer(like: torch.Tensor, capacity: int, dtype: torch.dtype) -> torch.Tensor:
     sentences, heads, beams, width = like.shape
-    return like.new_empty(sentences, heads, capacity, beams, width)  # (A, H, C, N, K)
+    return like.new_empty(sentences, heads, capacity, beams, width, dtype=dtype)  # (A,H,C,N,K)
 
 
 def _grow(buffer: torch.Tensor, length: int, capacity: int) -> torch.Tensor:

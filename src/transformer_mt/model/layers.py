@@ -126,13 +126,17 @@ class DecoderLayer(nn.Module):
         x = self.cross_attention_residual(x, cross_attend)
         return self.feed_forward_residual(x, self.feed_forward)
 
-    def start_cache(self, memory: torch.Tensor, capacity: int = 0) -> LayerCache:
-        """Project the encoder memory ``(A, S, D)`` to cross-attention K/V once per source."""
+    def start_cache(
+        self, memory: torch.Tensor, capacity: int = 0, dtype: torch.dtype | None = None
+    ) -> LayerCache:
+        """Project the encoder memory ``(A, S, D)`` to cross-attention K/V once per source.
+
+        ``dtype``: keep the cached keys and values in it (e.g. bf16), else in the model's."""
         keys, values = self.cross_attention.project_keys_values(memory)  # (A, H, S, K) each
         # Contiguous once here, or every step's attention would copy these head-split views.
-        return LayerCache(
-            cross_keys=keys.contiguous(), cross_values=values.contiguous(), capacity=capacity
-        )
+        keys = keys.to(dtype or keys.dtype, memory_format=torch.contiguous_format)
+        values = values.to(dtype or values.dtype, memory_format=torch.contiguous_format)
+        return LayerCache(cross_keys=keys, cross_values=values, capacity=capacity)
 
     def step(
         self,
