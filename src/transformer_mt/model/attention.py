@@ -44,6 +44,10 @@ def attend(
             query, key, value, attn_mask=mask, dropout_p=dropout
         )
         return context, None
+    if query.device.type == "cpu" and query.dtype != torch.float32:
+        # Batched bf16 matmuls copy strided operands (a sliced cache) with a slow transposing
+        # copy; a plain copy first is 2-3x faster overall (fp32 ones read strided ones as is).
+        key, value = key.contiguous(), value.contiguous()
     scaled = query * (1.0 / math.sqrt(query.shape[-1]))  # (B, H, T, K)
     scores = scaled @ key.transpose(-2, -1)  # (B, H, T, S)
     if mask is not None:
