@@ -29,7 +29,8 @@ class FeedForward(nn.Module):
         self.contract = nn.Linear(d_ff, d_model)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.contract(self.dropout(self.activation(self.expand(x))))  # (.., D)
+        hidden = self.activation(self.expand(x))  # (.., F)
+        return self.contract(self.dropout(hidden) if self.training else hidden)  # (.., D)
 
 
 class Residual(nn.Module):
@@ -44,9 +45,12 @@ class Residual(nn.Module):
     def forward(
         self, x: torch.Tensor, sublayer: Callable[[torch.Tensor], torch.Tensor]
     ) -> torch.Tensor:
+        # Dropout is the identity in eval mode: not even called there (per-step decoding cost).
         if self.pre_norm:
-            return x + self.dropout(sublayer(self.norm(x)))
-        return self.norm(x + self.dropout(sublayer(x)))
+            out = sublayer(self.norm(x))
+            return x + (self.dropout(out) if self.training else out)
+        out = sublayer(x)
+        return self.norm(x + (self.dropout(out) if self.training else out))
 
 
 AttentionWeights = dict[str, torch.Tensor]
