@@ -31,11 +31,8 @@ def top_k(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
         return scores.topk(k, dim=-1)
     blocks, tail = _split(scores)  # (N, V/B, B), (N, V % B)
     best_blocks = blocks.amax(dim=-1).topk(k, dim=-1).indices  # (N, k)
-    candidates, ids = _gather_blocks(blocks, best_blocks)  # (N, k*B) each
-    if tail.shape[-1]:  # the last, partial block is always a candidate
-        candidates = torch.cat([candidates, tail], dim=-1)
-        tail_ids = torch.arange(width - tail.shape[-1], width, device=scores.device)
-        ids = torch.cat([ids, tail_ids.expand(ids.shape[0], -1)], dim=-1)
+    block_scores, block_ids = _gather_blocks(blocks, best_blocks)  # (N, k*B) each
+    candidates, ids = _with_tail(block_scores, block_ids, tail, width)  # (N, k*B + V%B)
     values, position = candidates.topk(k, dim=-1)  # (N, k)
     return values, ids.gather(1, position)
 
@@ -47,11 +44,9 @@ def argmax(scores: torch.Tensor) -> torch.Tensor:
         return scores.argmax(dim=-1)
     blocks, tail = _split(scores)  # (N, V/B, B), (N, V % B)
     first_best = blocks.amax(dim=-1).argmax(dim=-1, keepdim=True)  # (N, 1)
-    candidates, ids = _gather_blocks(blocks, first_best)  # (N, B) each
-    if tail.shape[-1]:  # later than every whole block: wins only if strictly higher
-        candidates = torch.cat([candidates, tail], dim=-1)
-        tail_ids = torch.arange(scores.shape[-1] - tail.shape[-1], scores.shape[-1])
-        ids = torch.cat([ids, tail_ids.expand(ids.shape[0], -1)], dim=-1)
+    # The tail comes after every whole block, so on a tie the block's (earlier) id wins.
+    block_scores, block_ids = _gather_blocks(blocks, first_best)  # (N, B) each
+    candidates, ids = _with_tail(block_scores, block_ids, tail, scores.shape[-1])  # (N, B+V%B)
     return ids.gather(1, candidates.argmax(dim=-1, keepdim=True))[:, 0]
 
 
@@ -72,3 +67,17 @@ def _gather_blocks(blocks: torch.Tensor, chosen: torch.Tensor) -> tuple[torch.Te
     offsets = torch.arange(BLOCK, device=blocks.device)  # (B,)
     ids = chosen[:, :, None] * BLOCK + offsets  # (N, k, B)
     return scores.view(rows, count * BLOCK), ids.view(rows, count * BLOCK)
+
+
+def _with_tail(
+    candidates: torch.Tensor, ids: torch.Tensor, tail: torch.Tensor, width: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Append the last, partial block ``(N, V % B)`` of rows of ``width`` scores (always a
+    candidate) and its ids to the candidates and ids ``(N, M)``."""
+    if not tail.shape[-1]:
+        return candidates, ids
+    tail_ids = torch.arange(width - tail.shape[-1], width, device=ids.device)  # (V % B,)
+    return (
+        torch.cat([candidates, tail], dim=-1),
+        torch.cat([ids, tail_ids.expand(ids.shape[0], -1)], dim=-1),
+    )

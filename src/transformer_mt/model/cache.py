@@ -43,10 +43,8 @@ class LayerCache:
             capacity, dtype = max(self.capacity, position + 1), self.cross_keys.dtype
             self.self_keys = _buffer(new_keys, capacity, dtype)
             self.self_values = _buffer(new_values, capacity, dtype)
-        elif position >= self.self_keys.shape[2]:
-            grown = max(2 * self.self_keys.shape[2], position + 1)
-            self.self_keys = _grow(self.self_keys, position, grown)
-            self.self_values = _grow(self.self_values, position, grown)
+        self.self_keys = _with_room(self.self_keys, position)
+        self.self_values = _with_room(self.self_values, position)
         self.self_keys[:, :, position] = new_keys
         self.self_values[:, :, position] = new_values
         end = position + 1
@@ -73,10 +71,15 @@ def _buffer(like: torch.Tensor, capacity: int, dtype: torch.dtype) -> torch.Tens
     return like.new_empty(sentences, heads, capacity, beams, width, dtype=dtype)  # (A,H,C,N,K)
 
 
-def _grow(buffer: torch.Tensor, length: int, capacity: int) -> torch.Tensor:
-    sentences, heads, _, beams, width = buffer.shape
-    grown = buffer.new_empty(sentences, heads, capacity, beams, width)
-    grown[:, :, :length] = buffer[:, :, :length]
+def _with_room(buffer: torch.Tensor, position: int) -> torch.Tensor:
+    """``buffer`` (positions on dim 2), or a copy with room for ``position`` (capacity doubled)
+    when it has none; the first ``position`` positions are kept."""
+    if position < buffer.shape[2]:
+        return buffer
+    shape = list(buffer.shape)
+    shape[2] = max(2 * shape[2], position + 1)
+    grown = buffer.new_empty(shape)
+    grown[:, :, :position] = buffer[:, :, :position]
     return grown
 
 
@@ -99,12 +102,10 @@ class DecoderCache:
             return None
         sentences, position = self.source_mask.shape[0], self.length
         own = torch.arange(self.beams, device=self.source_mask.device)  # (N,)
-        if self.ancestors is None or position >= self.ancestors.shape[2]:
-            capacity = max(self.layers[0].capacity, 2 * position, position + 1)
-            grown = own.new_empty(sentences, self.beams, capacity)  # (A, N, C)
-            if self.ancestors is not None:
-                grown[:, :, :position] = self.ancestors[:, :, :position]
-            self.ancestors = grown
+        if self.ancestors is None:
+            capacity = max(self.layers[0].capacity, position + 1)
+            self.ancestors = own.new_empty(sentences, self.beams, capacity)  # (A, N, C)
+        self.ancestors = _with_room(self.ancestors, position)
         self.ancestors[:, :, position] = own
         history = self.ancestors[:, :, : position + 1]  # (A, N, L+1)
         allowed = history[:, :, :, None] == own  # (A, N, L+1, N)
