@@ -119,3 +119,12 @@ def test_decoder_self_mask_hides_padding_keys_from_every_query() -> None:
 def test_no_mask_row_is_all_false() -> None:
     tgt = torch.tensor([[2, 0, 0, 0], [2, 5, 6, 0]])
     assert masks.decoder_self_mask(tgt, PAD).any(dim=-1).all()
+
+
+def test_additive_mask_is_zero_where_allowed_and_minus_infinity_elsewhere() -> None:
+    mask = masks.decoder_self_mask(torch.tensor([[5, 6, PAD]]), PAD)  # (1, 1, 3, 3)
+    bias = masks.additive(mask)
+    assert bias.dtype == torch.float32 and bias.shape == mask.shape
+    assert torch.equal(bias == 0, mask)
+    assert torch.equal(bias == float("-inf"), ~mask)
+    assert masks.additive(mask, torch.bfloat16).dtype == torch.bfloat16

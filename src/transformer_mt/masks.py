@@ -50,3 +50,10 @@ def decoder_self_mask(tgt_ids: torch.Tensor, pad_id: int) -> torch.Tensor:
     keys = padding_mask(tgt_ids, pad_id)[:, None, None, :]  # (B, 1, 1, T)
     diagonal = torch.eye(length, dtype=torch.bool, device=tgt_ids.device)  # (T, T)
     return (causal & keys) | diagonal  # (B, 1, T, T)
+
+
+def additive(mask: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """A boolean mask as scores to add before the softmax: ``0`` where ``True``, ``-inf``
+    where ``False``; same shape. Built once, it saves a masked fill per attention call."""
+    bias = torch.zeros(mask.shape, dtype=dtype, device=mask.device)
+    return bias.masked_fill_(~mask, float("-inf"))

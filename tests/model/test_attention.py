@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812 (the conventional alias)
 from torch import nn
 
+from transformer_mt import masks
 from transformer_mt.model.attention import (
     MANY_HEAD_ROWS,
     MultiHeadAttention,
@@ -93,6 +94,21 @@ def test_keys_in_bf16_are_attended_in_bf16_and_the_context_returns_in_fp32(copie
     context, _ = attend(query, key.bfloat16(), value.bfloat16(), mask)
     assert context.dtype == torch.float32
     torch.testing.assert_close(context.double(), expected, rtol=0.03, atol=0.03)
+
+
+@pytest.mark.parametrize("copies", [1, MANY_HEAD_ROWS // 2], ids=["fused", "explicit"])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16])
+def test_an_additive_mask_attends_as_the_boolean_one(copies: int, dtype: torch.dtype) -> None:
+    """A float mask (0 / -inf, fp32) is added to the scores, in either path and key dtype."""
+    query, key, value = (t.repeat(copies, 1, 1, 1).double() for t in qkv())
+    mask = key_padding().repeat(copies, 1, 1, 1)
+    expected, _ = softmax_reference(query, key, value, mask)
+    bias = masks.additive(mask)  # fp32, whatever the keys
+    context, _ = attend(query, key.to(dtype), value.to(dtype), bias)
+    explicit, _ = attend(query, key.to(dtype), value.to(dtype), bias, need_weights=True)
+    tolerance = 1e-6 if dtype == torch.float64 else 0.03
+    torch.testing.assert_close(context, expected, rtol=tolerance, atol=tolerance)
+    torch.testing.assert_close(explicit, expected, rtol=tolerance, atol=tolerance)
 
 
 def test_explicit_weights_are_distributions_with_masked_keys_at_zero() -> None:

@@ -57,6 +57,20 @@ def test_cached_steps_equal_forward(
     torch.testing.assert_close(cached, full, **TOL)
 
 
+def test_unpadded_sources_attend_without_a_mask_and_still_equal_forward(
+    model: Transformer, src_batch: torch.Tensor
+) -> None:
+    unpadded = src_batch[2:].repeat(2, 1)  # (2, 6): both sources fill every position
+    with torch.no_grad():
+        padded_cache = model.start_cache(model.encode(src_batch), src_batch)
+        cache = model.start_cache(model.encode(unpadded), unpadded)
+        full = model(unpadded, TARGET[:2])
+        cached = cached_logits(model, unpadded, TARGET[:2])
+    assert padded_cache.padded and padded_cache.memory_mask() is padded_cache.source_mask
+    assert not cache.padded and cache.memory_mask() is None
+    torch.testing.assert_close(cached, full, **TOL)
+
+
 def test_cache_holds_cross_keys_once_and_self_keys_in_one_buffer(
     model: Transformer, src_batch: torch.Tensor
 ) -> None:

@@ -29,8 +29,9 @@ def attend(
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Scaled dot-product attention over heads.
 
-    query ``(B, H, T, K)``, key/value ``(B, H, S, K)``, mask bool broadcastable to
-    ``(B, H, T, S)`` (``True`` = may attend) -> context ``(B, H, T, K)`` and, when asked,
+    query ``(B, H, T, K)``, key/value ``(B, H, S, K)``, mask broadcastable to
+    ``(B, H, T, S)``: bool (``True`` = may attend) or float, added to the scores (0 or ``-inf``,
+    :func:`transformer_mt.masks.additive`) -> context ``(B, H, T, K)`` and, when asked,
     the probabilities ``(B, H, T, S)``. Keys and values in another dtype than the query (a
     bf16 cache) are attended in theirs; the context comes back in the query's dtype.
     """
@@ -40,6 +41,8 @@ def attend(
         )
         return context.to(query.dtype), weights
     if not need_weights and not (dropout == 0.0 and explicit_is_faster(query)):
+        if mask is not None and mask.is_floating_point() and mask.dtype != query.dtype:
+            mask = mask.to(query.dtype)  # the fused kernel takes additive masks in its dtype
         context = F.scaled_dot_product_attention(
             query, key, value, attn_mask=mask, dropout_p=dropout
         )
@@ -50,11 +53,13 @@ def attend(
         key, value = key.contiguous(), value.contiguous()
     scaled = query * (1.0 / math.sqrt(query.shape[-1]))  # (B, H, T, K)
     scores = scaled @ key.transpose(-2, -1)  # (B, H, T, S)
-    if mask is not None:
+    if mask is not None and mask.dtype == torch.bool:
         scores = scores.masked_fill_(~mask, float("-inf"))
+    elif mask is not None:  # additive; 3-4x faster than a broadcast masked fill
+        scores = torch.add(scores, mask)  # in the wider of the two dtypes
     # At least fp32 inside: more accurate for bf16, and 3x faster on short rows on the CPU.
     inner = torch.promote_types(scores.dtype, torch.float32)
-    weights = scores.softmax(dim=-1, dtype=inner).to(scores.dtype)  # (B, H, T, S)
+    weights = scores.softmax(dim=-1, dtype=inner).to(value.dtype)  # (B, H, T, S)
     dropped = F.dropout(weights, p=dropout) if dropout > 0 else weights
     return dropped @ value, weights if need_weights else None  # (B, H, T, K), (B, H, T, S)
 

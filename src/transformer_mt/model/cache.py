@@ -89,10 +89,16 @@ class DecoderCache:
 
     layers: list[LayerCache]
     source_mask: torch.Tensor  # (A, 1, 1, S) cross-attention mask, one row per sentence
+    padded: bool = True  # whether any source has padding (if not, attention takes no mask)
     length: int = 0  # tokens decoded so far (the next token's position)
     beams: int = 1  # N: consecutive rows per sentence (row r belongs to sentence r // N)
     # (A, N, C): the beam slot holding position p of beam n's history; None for one beam.
     ancestors: torch.Tensor | None = None
+
+    def memory_mask(self) -> torch.Tensor | None:
+        """The cross-attention mask ``(A, 1, 1, S)``, or None when no source is padded (every
+        key may be attended: an unmasked call skips turning the mask into scores each layer)."""
+        return self.source_mask if self.padded else None
 
     def step_mask(self) -> torch.Tensor | None:
         """Record that every beam writes its own slot at position ``length``, and return which

@@ -69,4 +69,5 @@ class Embedder(nn.Module):
         self.dropout = Dropout(dropout)
 
     def forward(self, ids: torch.Tensor, offset: int = 0) -> torch.Tensor:
-        return self.dropout(self.positions(self.tokens(ids) * self.scale, offset))  # (B, L, D)
+        embedded = self.positions(self.tokens(ids) * self.scale, offset)  # (B, L, D)
+        return self.dropout(embedded) if self.training else embedded  # identity in eval mode

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+import torch.nn.functional as F  # noqa: N812 (the conventional alias)
 from torch import nn
 
 from transformer_mt.model.attention import MultiHeadAttention
@@ -24,7 +25,10 @@ class FeedForward(nn.Module):
     def __init__(self, d_model: int, d_ff: int, activation: str, dropout: float) -> None:
         super().__init__()
         self.expand = nn.Linear(d_model, d_ff)
-        self.activation: nn.Module = nn.ReLU() if activation == "relu" else nn.GELU()
+        # A function, not a module: one module call less per layer and decoding step.
+        self.activation: Callable[[torch.Tensor], torch.Tensor] = (
+            torch.relu if activation == "relu" else F.gelu
+        )
         self.dropout = Dropout(dropout)
         self.contract = nn.Linear(d_ff, d_model)
 
@@ -146,15 +150,16 @@ class DecoderLayer(nn.Module):
         self,
         x: torch.Tensor,
         cache: LayerCache,
-        memory_mask: torch.Tensor,
+        memory_mask: torch.Tensor | None,
         history_mask: torch.Tensor | None,
         position: int,
     ) -> torch.Tensor:
         """One new position: x ``(R, 1, D)`` -> ``(R, 1, D)``; stores its K/V in ``cache``.
 
         ``R = A * N`` rows, the ``N`` beams of each of ``A`` sentences; memory_mask
-        ``(A, 1, 1, S)``; history_mask ``(A, 1, N, (L+1) * N)``, the cached slots each beam
-        attends to (None: all, as with one beam).
+        ``(A, 1, 1, S)`` (None: no padding); history_mask ``(A, 1, N, (L+1) * N)``, bool or
+        additive (see :func:`~transformer_mt.model.attention.attend`), the cached slots each
+        beam attends to (None: all, as with one beam).
         """
 
         def self_attend(h: torch.Tensor) -> torch.Tensor:

@@ -112,9 +112,11 @@ class Transformer(EncoderDecoder):
         """
         large = memory.shape[0] * beams * self.config.d_model >= LOW_PRECISION_CACHE_SIZE
         dtype = self.cache_dtype if large else None
+        source_mask = masks.cross_mask(src_ids, self.config.pad_id)  # (A, 1, 1, S)
         return DecoderCache(
             layers=[layer.start_cache(memory, capacity, dtype) for layer in self.decoder_layers],
-            source_mask=masks.cross_mask(src_ids, self.config.pad_id),
+            source_mask=source_mask,
+            padded=not bool(source_mask.all()),
             beams=beams,
         )
 
@@ -126,9 +128,12 @@ class Transformer(EncoderDecoder):
         Equivalent to running :meth:`decode` on the whole prefix and keeping the last position.
         """
         x = self.target_embedder(tokens[:, None], offset=cache.length)  # (R, 1, D)
-        history_mask = cache.step_mask()  # (A, 1, N, (L+1) * N) or None
+        history = cache.step_mask()  # (A, 1, N, (L+1) * N) or None
+        # Added to the scores: one conversion per step instead of a masked fill per layer.
+        history_mask = None if history is None else masks.additive(history)
+        memory_mask = cache.memory_mask()  # (A, 1, 1, S) or None
         for layer, layer_cache in zip(self.decoder_layers, cache.layers, strict=True):
-            x = layer.step(x, layer_cache, cache.source_mask, history_mask, cache.length)
+            x = layer.step(x, layer_cache, memory_mask, history_mask, cache.length)
         cache.length += 1
         return self.project(self.decoder_norm(x))[:, 0], cache  # (R, V)
 
