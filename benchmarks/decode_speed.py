@@ -103,7 +103,9 @@ Decoder = Callable[[torch.Tensor, int, int], None]  # (src_ids, beams, length)
 
 
 def ours(model: Transformer, dtype: str) -> Decoder:
-    forced: StepModel = ForcedLength(convert_for_inference(model, dtype, torch.device("cpu")))
+    forced: StepModel = ForcedLength(
+        convert_for_inference(model, dtype, torch.device("cpu"), prepack=True)
+    )
 
     def decode(src: torch.Tensor, beams: int, length: int) -> None:
         strategy = GreedySearch() if beams == 1 else BeamSearch(beam_size=beams)

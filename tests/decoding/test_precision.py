@@ -6,10 +6,13 @@ import pytest
 import torch
 
 from cli.toy_data import toy_pairs, trained_toy_run
-from transformer_mt.decoding.precision import Int8Linear
+from transformer_mt.decoding.precision import Int8Linear, PackedLinear, packing_available
 from transformer_mt.decoding.translator import Translator
 from transformer_mt.errors import UserError
 from transformer_mt.model.attention import MultiHeadAttention
+from transformer_mt.model.factory import build_model
+from transformer_mt.rundir import RunDir
+from transformer_mt.training.checkpoint import load_weights
 
 SOURCES = [source for source, _ in toy_pairs(40, seed=3)]
 # (share of identical beam-4 outputs, relative error of teacher-forced scores) at least/at most.
@@ -48,6 +51,40 @@ def test_modes_convert_the_weights(tmp_path_factory: pytest.TempPathFactory) -> 
     attention = [m for m in int8.modules() if isinstance(m, MultiHeadAttention)]
     fused = [m for m in attention if isinstance(m.qkv_proj, Int8Linear)]
     assert len(fused) == len(attention) // 3 * 2  # every self-attention; cross stays apart
+
+
+@pytest.mark.skipif(not packing_available(), reason="this PyTorch build has no oneDNN")
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("bias", [True, False])
+def test_a_packed_linear_layer_computes_the_linear_layer(dtype: torch.dtype, bias: bool) -> None:
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(48, 80, bias=bias).to(dtype)
+    packed = PackedLinear(linear)
+    assert packed.weight is linear.weight and packed.bias is linear.bias  # parameters kept
+    tolerance = 1e-5 if dtype == torch.float32 else 2e-2
+    for shape in [(1, 48), (7, 48), (3, 5, 48), (2, 1, 48)]:
+        x = torch.randn(shape, dtype=dtype)
+        with torch.no_grad():
+            torch.testing.assert_close(packed(x), linear(x), rtol=tolerance, atol=tolerance)
+
+
+@pytest.mark.skipif(not packing_available(), reason="this PyTorch build has no oneDNN")
+def test_a_loaded_translator_packs_its_layers_and_translates_as_the_plain_model(
+    reference: tuple[Translator, list[str]], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    packed, expected = reference  # Translator.load: the model is its own, so it is packed
+    run = RunDir(trained_toy_run(tmp_path_factory).run_dir)
+    model = build_model(run.read_model_config())
+    load_weights(model, run.require_weights())
+    parameters = sum(p.numel() for p in model.parameters())
+    plain = Translator(model, packed.tokenizer, torch.device("cpu"))  # may still be trained
+    assert not any(isinstance(m, PackedLinear) for m in plain.model.modules())
+    assert not any(type(m) is torch.nn.Linear for m in packed.model.modules())
+    assert sum(p.numel() for p in packed.model.parameters()) == parameters
+    assert plain.translate(SOURCES, beam_size=4) == expected
+    want = torch.tensor(plain.score(SOURCES, expected))
+    got = torch.tensor(packed.score(SOURCES, expected))
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
 
 
 def test_unknown_dtype_is_a_user_error(tmp_path_factory: pytest.TempPathFactory) -> None:

@@ -6,10 +6,14 @@ import json
 import math
 
 import numpy as np
+import pytest
 import torch
+from safetensors.torch import load_file
 
+from cli.toy_data import trained_toy_run
 from transformer_mt.decoding.translator import Translator
 from transformer_mt.explain.attention import attention_maps
+from transformer_mt.rundir import RunDir
 
 SOURCE, TARGET = "you see a big red car", "你看大红车"
 
@@ -41,22 +45,24 @@ def test_rows_are_distributions_and_the_future_is_masked(translator: Translator)
 
 @torch.inference_mode()
 def test_encoder_attention_equals_softmax_of_the_layers_own_projections(
-    translator: Translator,
+    translator: Translator, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    """softmax(Q K^T / sqrt(d)) per head, recomputed from the first layer's weights."""
+    """softmax(Q K^T / sqrt(d)) per head, recomputed from the first layer's saved weights (the
+    translator's own layers are packed for inference)."""
     model = translator.model
+    saved = load_file(RunDir(trained_toy_run(tmp_path_factory).run_dir).require_weights())
     maps = attention_maps(translator, SOURCE, TARGET)
     (ids,), _ = translator.encode_sources([SOURCE])
     x = model.source_embedder(torch.tensor([ids]))[0]  # (S, D)
     layer = model.encoder_layers[0]
     if model.config.norm_position == "pre":
         x = layer.attention_residual.norm(x)
-    attention = layer.self_attention
-    d = attention.head_dim
+    d = layer.self_attention.head_dim
+    prefix = "encoder_layers.0.self_attention"
     for head in range(model.config.num_heads):
         rows = slice(head * d, (head + 1) * d)
-        q = x @ attention.q_proj.weight[rows].T + attention.q_proj.bias[rows]  # (S, d)
-        k = x @ attention.k_proj.weight[rows].T + attention.k_proj.bias[rows]  # (S, d)
+        q = x @ saved[f"{prefix}.q_proj.weight"][rows].T + saved[f"{prefix}.q_proj.bias"][rows]
+        k = x @ saved[f"{prefix}.k_proj.weight"][rows].T + saved[f"{prefix}.k_proj.bias"][rows]
         expected = (q @ k.T / math.sqrt(d)).softmax(dim=-1)  # (S, S)
         np.testing.assert_allclose(maps.encoder[0][head], expected.numpy(), atol=1e-5)
 

@@ -40,6 +40,7 @@ def test_head_shapes(translator: Translator) -> None:
     shapes = {s.name: s.shape for s in dims.shapes}
     assert shapes["Q, K, V of one head (X W)"] == (7, config.d_model // config.num_heads)
     assert shapes["all heads' Q (split)"] == (config.num_heads, 7, dims.head_dim)
-    q = translator.model.encoder_layers[0].self_attention.q_proj.weight  # (E, E): h heads of d
-    assert tuple(q[: dims.head_dim].T.shape) == shapes["W_Q, W_K, W_V of one head"]
+    # (3E, E): W_Q, W_K, W_V of h heads of d rows each (fused for inference)
+    qkv = translator.model.encoder_layers[0].self_attention.qkv_proj.weight
+    assert tuple(qkv[: dims.head_dim].T.shape) == shapes["W_Q, W_K, W_V of one head"]
     assert dims.total_parameters == _total(translator.model)

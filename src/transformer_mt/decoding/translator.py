@@ -62,10 +62,13 @@ class Translator:
         device: torch.device,
         *,
         dtype: str = "fp32",
+        prepack: bool = False,
     ) -> None:
         """``dtype``: ``fp32``, ``bf16`` (weights converted) or ``int8`` (dynamically quantized
-        linear layers, CPU); see :mod:`transformer_mt.decoding.precision`."""
-        self.model = convert_for_inference(model, dtype, device)
+        linear layers, CPU); ``prepack``: fp32/bf16 linear layers in oneDNN's packed layout on
+        the CPU (faster, inference only: not for a model still being trained); see
+        :mod:`transformer_mt.decoding.precision`."""
+        self.model = convert_for_inference(model, dtype, device, prepack=prepack)
         self.tokenizer = tokenizer
         self.device = device
         self.dtype = dtype
@@ -84,7 +87,8 @@ class Translator:
         model = build_model(run.read_model_config())
         load_weights(model, Path(weights) if weights else run.require_weights())
         tokenizer = Tokenizer.load(run.tokenizer_dir)
-        return cls(model, tokenizer, resolve_device(device), dtype=dtype)
+        # The model is this translator's own: its layers can be packed for inference.
+        return cls(model, tokenizer, resolve_device(device), dtype=dtype, prepack=True)
 
     @property
     def max_source_tokens(self) -> int:
