@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
+from transformer_mt.decoding.precision import PackedLinear, packing_available
 from transformer_mt.model import Transformer, TransformerConfig
 from transformer_mt.model.encoder_decoder import FEW_ROWS
 
@@ -46,3 +48,15 @@ def test_training_and_gradients_use_the_layer_itself() -> None:
     net.project(hidden).sum().backward()  # grad enabled: the plain layer, no inference copy
     assert net.output_projection.weight.grad is not None
     assert net._transposed is None
+
+
+def test_a_packed_output_layer_takes_the_copy_at_one_row_only() -> None:
+    if not packing_available():
+        pytest.skip("this PyTorch build has no oneDNN")
+    net = model()
+    expected = {rows: net.output_projection(torch.ones(rows, 16)).detach() for rows in (1, 2)}
+    net.output_projection = PackedLinear(net.output_projection)
+    with torch.inference_mode():
+        for rows in (2, 1):
+            torch.testing.assert_close(net.project(torch.ones(rows, 16)), expected[rows])
+            assert (net._transposed is not None) == (rows == 1)

@@ -36,8 +36,7 @@ class EncoderDecoder(nn.Module):
             or torch.is_grad_enabled()  # the copy is for decoding, never for backward
             or hidden.dtype != torch.float32
             or hidden.device.type != "cpu"
-            or hidden.numel() > FEW_ROWS * hidden.shape[-1]
-            or type(linear) is not nn.Linear  # e.g. a quantized layer
+            or hidden.numel() > _transposed_copy_rows(linear) * hidden.shape[-1]
         ):
             return linear(hidden)
         logits = hidden @ self._transposed_weight(linear.weight)  # (.., V)
@@ -55,3 +54,9 @@ class EncoderDecoder(nn.Module):
         """src_ids ``(B, S)``, tgt_in_ids ``(B, T)`` -> logits ``(B, T, V)``."""
         memory = self.encode(src_ids)  # (B, S, D)
         return self.project(self.decode(tgt_in_ids, memory, src_ids))  # (B, T, V)
+
+
+def _transposed_copy_rows(linear: nn.Module) -> int:
+    """Rows up to which the transposed copy beats ``linear``'s own product: FEW_ROWS for a plain
+    layer, what an inference layer declares (``transposed_copy_rows``), else 0 (e.g. int8)."""
+    return getattr(linear, "transposed_copy_rows", FEW_ROWS if type(linear) is nn.Linear else 0)
