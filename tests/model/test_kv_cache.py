@@ -80,6 +80,7 @@ def test_cache_holds_cross_keys_once_and_self_keys_in_one_buffer(
         assert cache.source_mask.shape == (3, 1, 1, 6)
         layer = cache.layers[0]
         assert layer.cross_keys.shape == (3, 2, 6, 8)
+        assert layer.cross_keys.is_contiguous() and layer.cross_values.is_contiguous()
         assert layer.self_keys is None
         cross_keys = layer.cross_keys
         _, cache = model.decode_step(TARGET[:, 0], cache)

@@ -141,9 +141,10 @@ class DecoderLayer(nn.Module):
 
         ``dtype``: keep the cached keys and values in it (e.g. bf16), else in the model's."""
         keys, values = self.cross_attention.project_keys_values(memory)  # (A, H, S, K) each
-        # Contiguous once here, or every step's attention would copy these head-split views.
-        keys = keys.to(dtype or keys.dtype, memory_format=torch.contiguous_format)
-        values = values.to(dtype or values.dtype, memory_format=torch.contiguous_format)
+        # Contiguous once here, or every step's attention would copy these head-split views
+        # (``.to`` returns a tensor as it is when its dtype already matches, so not through it).
+        keys = keys.to(dtype or keys.dtype).contiguous()
+        values = values.to(dtype or values.dtype).contiguous()
         return LayerCache(cross_keys=keys, cross_values=values, capacity=capacity)
 
     def step(
