@@ -41,6 +41,7 @@ from transformer_mt.decoding.precision import convert_for_inference
 from transformer_mt.decoding.search import GreedySearch, StepModel
 from transformer_mt.model import DecoderCache, Transformer, TransformerConfig
 from transformer_mt.rundir import RunDir
+from transformer_mt.runtime import cpu_summary
 from transformer_mt.training.checkpoint import load_weights
 
 ENGINES = ("ours-fp32", "ours-bf16", "ours-int8", "hf", "ct2-float32", "ct2-int8")
@@ -270,6 +271,7 @@ def main() -> None:
         results.append(json.loads(done.stdout.strip().splitlines()[-1]))
         print(f"{engine}: done", file=sys.stderr)
     model = args.run or f"random Transformer-base (V={args.vocab})"
+    print(f"CPU: {cpu_summary()}")
     print(f"model: {model}; torch threads {args.threads}; {args.repeats} timed calls per cell")
     print_tables(results, args.cases, args.lengths, args.length)
 

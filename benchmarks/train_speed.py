@@ -32,7 +32,7 @@ import torch
 
 from hf_peer import marian, marian_loss
 from transformer_mt.model import Transformer, TransformerConfig
-from transformer_mt.runtime import configure_cpu
+from transformer_mt.runtime import configure_cpu, cpu_summary
 from transformer_mt.training.config import TrainingConfig
 from transformer_mt.training.encoded import EncodedCorpus
 from transformer_mt.training.step import autocast
@@ -171,6 +171,7 @@ def main() -> None:
     configure_cpu(args.threads)
     threads = torch.get_num_threads()
     peaks = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
+    print(f"CPU: {cpu_summary()}")
     print(f"{threads} threads; matmul peak: fp32 {peaks['fp32']:.0f} GFLOP/s, "
           f"bf16 {peaks['bf16']:.0f} GFLOP/s")  # fmt: skip
     print(f"batch {SENTENCES} x {LENGTH} target tokens; median (min-max) target tokens/s over "

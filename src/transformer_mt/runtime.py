@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import platform
+from pathlib import Path
 
 import torch
 
@@ -55,3 +57,30 @@ def configure_cpu(threads: int | None) -> None:
         torch.set_num_threads(max(1, threads))
     torch.set_flush_denormal(True)
     keep_freed_memory()
+
+
+# CPU features that decide which inference and training paths are fast (see the README).
+MATRIX_FEATURES = ("avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
+
+
+def cpu_summary(cpuinfo: str | None = None) -> str:
+    """The CPU model and which of :data:`MATRIX_FEATURES` it has, for benchmark headers:
+    ``"AMD EPYC 9R14 (avx512_vnni, avx512_bf16; no amx_bf16, amx_int8)"``. ``cpuinfo``: the
+    text of ``/proc/cpuinfo`` (read when None; elsewhere than Linux only the model is known)."""
+    if cpuinfo is None:
+        path = Path("/proc/cpuinfo")
+        cpuinfo = path.read_text(errors="replace") if path.exists() else ""
+    fields: dict[str, str] = {}
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    model = fields.get("model name") or platform.processor() or "unknown CPU"
+    if "flags" not in fields:
+        return model
+    flags = set(fields["flags"].split())
+    present = [f for f in MATRIX_FEATURES if f in flags]
+    absent = [f for f in MATRIX_FEATURES if f not in flags]
+    parts = [", ".join(present)] if present else []
+    if absent:
+        parts.append("no " + ", ".join(absent))
+    return f"{model} ({'; '.join(parts)})"
