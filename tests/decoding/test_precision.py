@@ -69,6 +69,22 @@ def test_a_packed_linear_layer_computes_the_linear_layer(dtype: torch.dtype, bia
 
 
 @pytest.mark.skipif(not packing_available(), reason="this PyTorch build has no oneDNN")
+def test_a_packed_layer_follows_weight_changes_and_still_trains() -> None:
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(16, 8)
+    packed = PackedLinear(linear)
+    x = torch.randn(3, 16)
+    with torch.no_grad():
+        linear.weight.mul_(2.0)  # in place, as an optimizer step or a load would
+        torch.testing.assert_close(packed(x), linear(x))
+        linear.load_state_dict({"weight": torch.ones(8, 16), "bias": torch.zeros(8)})
+        torch.testing.assert_close(packed(x), x.sum(dim=1, keepdim=True).expand(3, 8))
+    packed(x).sum().backward()  # gradients enabled: a differentiable product
+    assert linear.weight.grad is not None
+    torch.testing.assert_close(linear.weight.grad, x.sum(dim=0).expand(8, 16))
+
+
+@pytest.mark.skipif(not packing_available(), reason="this PyTorch build has no oneDNN")
 def test_a_loaded_translator_packs_its_layers_and_translates_as_the_plain_model(
     reference: tuple[Translator, list[str]], tmp_path_factory: pytest.TempPathFactory
 ) -> None:

@@ -24,6 +24,7 @@ import warnings
 from collections.abc import Callable
 
 import torch
+import torch.nn.functional as F  # noqa: N812 (the conventional alias)
 from torch import nn
 
 from transformer_mt.errors import UserError
@@ -110,7 +111,9 @@ class PackedLinear(nn.Module):
     layout, for inference. ``(.., in_features) -> (.., out_features)``.
 
     ``weight`` and ``bias`` stay the layer's parameters (parameter counts, inspection and tied
-    weights are unchanged); products use the packed copy.
+    weights are unchanged); products use the packed copy, which is made again when the weight
+    changes (a load or an in-place update bumps its version). With gradients enabled for the
+    weight, the layer computes ``F.linear`` instead, so that it still trains correctly.
     """
 
     # As the output layer, one fp32 row is multiplied by a transposed plain copy instead
@@ -121,10 +124,18 @@ class PackedLinear(nn.Module):
     def __init__(self, linear: nn.Module) -> None:
         super().__init__()
         self.weight, self.bias = linear.weight, linear.bias
-        self.packed = torch.ops.mkldnn._reorder_linear_weight(self.weight.detach(), None)
         self.in_features, self.out_features = linear.in_features, linear.out_features
+        self._pack()
+
+    def _pack(self) -> None:
+        self.packed = torch.ops.mkldnn._reorder_linear_weight(self.weight.detach(), None)
+        self.packed_from = (self.weight.data_ptr(), self.weight._version)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.is_grad_enabled() and self.weight.requires_grad:
+            return F.linear(x, self.weight, self.bias)  # differentiable; packing is not
+        if self.packed_from != (self.weight.data_ptr(), self.weight._version):
+            self._pack()  # the weight was loaded or changed since it was packed
         return _LINEAR_PACKED(x, self.packed, self.bias, "none", [], "")
 
     def extra_repr(self) -> str:
