@@ -83,30 +83,37 @@ _LINEAR_DYNAMIC_KERNEL = getattr(_LINEAR_DYNAMIC, "_op", _LINEAR_DYNAMIC)
 _LINEAR_PACKED = getattr(torch.ops.mkldnn, "_linear_pointwise", None)
 
 
-class Int8Linear(nn.Module):
+class InferenceLinear(nn.Module):
+    """What the inference layers below share: their sizes and how they print."""
+
+    def __init__(self, linear: nn.Module) -> None:
+        super().__init__()
+        self.in_features, self.out_features = linear.in_features, linear.out_features
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}"
+
+
+class Int8Linear(InferenceLinear):
     """A dynamically quantized linear layer (int8 weights, activations quantized per call)
     that calls the quantized kernel directly."""
 
     def __init__(self, quantized: nn.Module) -> None:
-        super().__init__()
+        super().__init__(quantized)
         self.packed = quantized._packed_params._packed_params
-        self.in_features, self.out_features = quantized.in_features, quantized.out_features
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # reduce_range=True, as PyTorch's dynamic Linear: 7-bit activations avoid overflow in
         # the int16 accumulation of CPUs without VNNI.
         return _LINEAR_DYNAMIC_KERNEL(x, self.packed, True)
 
-    def extra_repr(self) -> str:
-        return f"in_features={self.in_features}, out_features={self.out_features}"
-
 
 def packing_available() -> bool:
     """Whether this PyTorch build has oneDNN's prepacked linear kernel (x86 and ARM builds)."""
-    return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
+    return torch.backends.mkldnn.is_available() and _LINEAR_PACKED is not None
 
 
-class PackedLinear(nn.Module):
+class PackedLinear(InferenceLinear):
     """A linear layer (fp32 or bf16, CPU) whose weight is reordered once into oneDNN's blocked
     layout, for inference. ``(.., in_features) -> (.., out_features)``.
 
@@ -122,9 +129,8 @@ class PackedLinear(nn.Module):
     transposed_copy_rows = 1
 
     def __init__(self, linear: nn.Module) -> None:
-        super().__init__()
+        super().__init__(linear)
         self.weight, self.bias = linear.weight, linear.bias
-        self.in_features, self.out_features = linear.in_features, linear.out_features
         self._pack()
 
     def _pack(self) -> None:
@@ -137,9 +143,6 @@ class PackedLinear(nn.Module):
         if self.packed_from != (self.weight.data_ptr(), self.weight._version):
             self._pack()  # the weight was loaded or changed since it was packed
         return _LINEAR_PACKED(x, self.packed, self.bias, "none", [], "")
-
-    def extra_repr(self) -> str:
-        return f"in_features={self.in_features}, out_features={self.out_features}"
 
 
 def _fuse_self_attention(model: nn.Module) -> None:
