@@ -36,13 +36,13 @@ from typing import Any
 
 import torch
 
+from transformer_mt.artifacts.rundir import RunDir
+from transformer_mt.artifacts.weights import load_weights
 from transformer_mt.decoding.beam import BeamSearch
-from transformer_mt.decoding.precision import convert_for_inference
 from transformer_mt.decoding.search import GreedySearch, StepModel
+from transformer_mt.inference.convert import convert_for_inference
 from transformer_mt.model import DecoderCache, Transformer, TransformerConfig
-from transformer_mt.rundir import RunDir
 from transformer_mt.runtime import cpu_summary
-from transformer_mt.training.checkpoint import load_weights
 
 ENGINES = ("ours-fp32", "ours-bf16", "ours-int8", "hf", "ct2-float32", "ct2-int8")
 CASES = {"b1-greedy": (1, 1), "b1-beam4": (1, 4), "b32-greedy": (32, 1), "b32-beam4": (32, 4)}
@@ -105,7 +105,7 @@ Decoder = Callable[[torch.Tensor, int, int], None]  # (src_ids, beams, length)
 
 def ours(model: Transformer, dtype: str) -> Decoder:
     forced: StepModel = ForcedLength(
-        convert_for_inference(model, dtype, torch.device("cpu"), prepack=True)
+        convert_for_inference(model, dtype, torch.device("cpu"), fast=True)
     )
 
     def decode(src: torch.Tensor, beams: int, length: int) -> None:

@@ -26,11 +26,11 @@ import torch
 
 from hf_peer import marian_loss
 from quality import hf_model, hf_trainer, line_plot, our_model, our_trainer, preset
+from transformer_mt.commands.train import experiment_splits
 from transformer_mt.data.batching import token_budget_batches
 from transformer_mt.data.tokenizer import Tokenizer
 from transformer_mt.runtime import configure_cpu
 from transformer_mt.training.encoded import EncodedCorpus
-from transformer_mt.training.run import experiment_splits
 from transformer_mt.training.step import teacher_forced_loss
 
 VARIANTS = ("post-normal", "post-xavier", "pre-normal", "pre-xavier", "hf")

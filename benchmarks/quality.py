@@ -36,8 +36,10 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_model, save_model
 
+from comparison.harness import make_trainer
 from hf_peer import marian, marian_loss
-from transformer_mt.comparison.harness import make_trainer
+from transformer_mt.commands.train import experiment_splits
+from transformer_mt.config import ExperimentConfig, load_config, transformer_config
 from transformer_mt.data.batching import token_budget_batches
 from transformer_mt.data.tokenizer import Tokenizer
 from transformer_mt.decoding.translator import Translator
@@ -45,9 +47,7 @@ from transformer_mt.evaluation.metrics import corpus_scores
 from transformer_mt.model import Transformer
 from transformer_mt.model.config import INITS
 from transformer_mt.runtime import configure_cpu
-from transformer_mt.training.config import ExperimentConfig, load_config, transformer_config
 from transformer_mt.training.encoded import EncodedCorpus
-from transformer_mt.training.run import experiment_splits
 from transformer_mt.training.schedule import inverse_sqrt_factor
 
 ENGINES = ("ours", "hf")

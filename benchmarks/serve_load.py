@@ -30,8 +30,8 @@ from urllib.parse import urlparse
 
 import httpx
 
-from transformer_mt.training.config import load_config
-from transformer_mt.training.run import experiment_splits
+from transformer_mt.commands.train import experiment_splits
+from transformer_mt.config import load_config
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 

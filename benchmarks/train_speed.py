@@ -31,9 +31,10 @@ from pathlib import Path
 import torch
 
 from hf_peer import marian, marian_loss
+from transformer_mt.artifacts.rundir import RunDir
+from transformer_mt.config import TrainingConfig
 from transformer_mt.model import Transformer, TransformerConfig
 from transformer_mt.runtime import configure_cpu, cpu_summary
-from transformer_mt.training.config import TrainingConfig
 from transformer_mt.training.encoded import EncodedCorpus
 from transformer_mt.training.step import autocast
 from transformer_mt.training.trainer import Trainer
@@ -99,8 +100,8 @@ def our_step(size: dict[str, int], precision: str, corpus: EncodedCorpus) -> tup
         precision=precision, device="cpu", tensorboard=False,
     )  # fmt: skip
     trainer = Trainer(
-        model, corpus, corpus, training, run_path=Path(tempfile.mkdtemp()),
-        translate=lambda sentences: sentences, valid_pairs=[], device=torch.device("cpu"),
+        model, corpus, corpus, training, run=RunDir(Path(tempfile.mkdtemp())),
+        bleu=lambda sources, references: (0.0, 0.0), valid_pairs=[], device=torch.device("cpu"),
         report=lambda _: None,
     )  # fmt: skip
     group = [list(range(SENTENCES))]

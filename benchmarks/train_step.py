@@ -21,13 +21,14 @@ from pathlib import Path
 
 import torch
 
+from transformer_mt.artifacts.rundir import RunDir
+from transformer_mt.commands.train import experiment_splits
+from transformer_mt.config import load_config, transformer_config
 from transformer_mt.data.batching import token_budget_batches
 from transformer_mt.data.tokenizer import Tokenizer
 from transformer_mt.model import Transformer
 from transformer_mt.runtime import configure_cpu
-from transformer_mt.training.config import load_config, transformer_config
 from transformer_mt.training.encoded import EncodedCorpus
-from transformer_mt.training.run import experiment_splits
 from transformer_mt.training.trainer import Trainer
 
 
@@ -40,8 +41,8 @@ def time_steps(
     vocab = (tokenizer.source_vocab_size, tokenizer.target_vocab_size)
     model = Transformer(transformer_config(config.model, *vocab, tokenizer.joint))
     trainer = Trainer(
-        model, corpus, corpus, config.training, run_path=Path(tempfile.mkdtemp()),
-        translate=lambda sentences: sentences, valid_pairs=[], device=torch.device("cpu"),
+        model, corpus, corpus, config.training, run=RunDir(Path(tempfile.mkdtemp())),
+        bleu=lambda sources, references: (0.0, 0.0), valid_pairs=[], device=torch.device("cpu"),
         report=lambda message: None,
     )  # fmt: skip
     order = token_budget_batches(corpus.lengths(), max_tokens, random.Random(0))

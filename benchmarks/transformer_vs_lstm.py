@@ -5,7 +5,7 @@
 
 Writes ``docs/transformer-vs-lstm.md`` with its figures (``docs/transformer-vs-lstm-*.png``) and
 raw numbers (``docs/transformer-vs-lstm.json``), and prints the conclusions. See
-:mod:`transformer_mt.comparison` for what each experiment measures.
+:mod:`comparison` for what each experiment measures.
 """
 
 from __future__ import annotations
@@ -19,14 +19,14 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from transformer_mt.comparison.long_range import LongRangeSettings
-from transformer_mt.comparison.report import conclusions, write_report
-from transformer_mt.comparison.saved import load_results, to_json
-from transformer_mt.comparison.study import StudyResults, StudySettings, run_study
+from comparison.long_range import LongRangeSettings
+from comparison.report import conclusions, write_report
+from comparison.saved import load_results, to_json
+from comparison.study import StudyResults, StudySettings, run_study
+from transformer_mt.artifacts.weights import atomic_write
+from transformer_mt.commands.train import experiment_splits
+from transformer_mt.config import load_config
 from transformer_mt.runtime import configure_cpu
-from transformer_mt.training.checkpoint import atomic_write
-from transformer_mt.training.config import load_config
-from transformer_mt.training.run import experiment_splits
 
 
 def quick_settings() -> StudySettings:

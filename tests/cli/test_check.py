@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from cli.toy_data import ToyRun, invoke, toy_pairs
-from transformer_mt.decoding import checks
+from transformer_mt.commands import check as checks
 from transformer_mt.decoding.translator import Translator
 
 

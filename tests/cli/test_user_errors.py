@@ -172,7 +172,7 @@ def test_corrected_data_then_trains_without_overwrite(
         (["--sample", "--temperature", "0"], "--temperature must be positive, got 0.0"),
         (["--sample", "--top-p", "1.5"], "--top-p must be in (0, 1], got 1.5"),
         (["--n-best", "5", "--beam-size", "3"], "--n-best must be between 1 and --beam-size (3)"),
-        (["--sample", "--n-best", "2"], "n_best > 1 needs beam search"),
+        (["--sample", "--n-best", "2"], "--n-best must be 1 with --sample"),
     ],
 )
 def test_bad_translate_options(toy_run: ToyRun, options: list[str], fragment: str) -> None:

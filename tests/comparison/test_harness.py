@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from transformer_mt.comparison.harness import Probe, Session, make_trainer, pick_learning_rate
-from transformer_mt.comparison.study import Architecture, study_training
+from comparison.harness import Probe, Session, make_trainer, pick_learning_rate
+from comparison.study import Architecture, study_training
+from transformer_mt.config import TrainingConfig
 from transformer_mt.data.synthetic import SyntheticTask
 from transformer_mt.model.factory import Model, build_model
-from transformer_mt.training.config import TrainingConfig
 from transformer_mt.training.encoded import EncodedCorpus
 
 TASK = SyntheticTask("copy", symbols=6)

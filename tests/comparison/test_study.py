@@ -9,11 +9,11 @@ import pytest
 import torch
 
 from cli.toy_data import toy_pairs
-from transformer_mt.comparison.long_range import LongRangeSettings
-from transformer_mt.comparison.matching import lstm_parameters, matched_lstm
-from transformer_mt.comparison.report import SECTIONS, write_report
-from transformer_mt.comparison.saved import load_results
-from transformer_mt.comparison.study import Architecture, StudySettings, run_study, study_training
+from comparison.long_range import LongRangeSettings
+from comparison.matching import lstm_parameters, matched_lstm
+from comparison.report import SECTIONS, write_report
+from comparison.saved import load_results
+from comparison.study import Architecture, StudySettings, run_study, study_training
 from transformer_mt.data.pairs import Splits
 from transformer_mt.model.factory import build_model, parameter_count
 from transformer_mt.model.lstm_config import LSTMConfig

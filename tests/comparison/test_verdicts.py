@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from transformer_mt.comparison.long_range import LengthScore
-from transformer_mt.comparison.report import long_range_verdicts
-from transformer_mt.comparison.study import StudyResults, StudySettings
+from comparison.long_range import LengthScore
+from comparison.report import long_range_verdicts
+from comparison.study import StudyResults, StudySettings
 
 
 def _results(task: str, transformer: list[float], lstm: list[float]) -> StudyResults:

@@ -11,9 +11,9 @@ import torch
 from safetensors.torch import load_file
 
 from cli.toy_data import trained_toy_run
+from transformer_mt.artifacts.rundir import RunDir
 from transformer_mt.decoding.translator import Translator
 from transformer_mt.explain.attention import attention_maps
-from transformer_mt.rundir import RunDir
 
 SOURCE, TARGET = "you see a big red car", "你看大红车"
 

@@ -8,8 +8,8 @@ import math
 import pytest
 
 from cli.toy_data import toy_pairs
+from transformer_mt.commands.check import teacher_forced_log_prob
 from transformer_mt.decoding.beam import BeamSearch
-from transformer_mt.decoding.checks import teacher_forced_log_prob
 from transformer_mt.decoding.translator import Translator
 from transformer_mt.explain.trace import beam_trace, greedy_trace
 

@@ -8,48 +8,14 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 import torch
 import torch.nn.functional as F  # noqa: N812 (the conventional alias)
 from torch import nn
 
+from attention_reference import B, D, H, S, T, key_padding, qkv, softmax_reference
 from transformer_mt import masks
-from transformer_mt.model.attention import (
-    MANY_HEAD_ROWS,
-    MultiHeadAttention,
-    attend,
-    explicit_is_faster,
-)
-
-B, H, T, S, K = 2, 2, 3, 4, 8
-D = H * K
-
-
-def qkv(dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    generator = torch.Generator().manual_seed(0)
-    query = torch.randn(B, H, T, K, generator=generator, dtype=dtype)
-    key = torch.randn(B, H, S, K, generator=generator, dtype=dtype)
-    value = torch.randn(B, H, S, K, generator=generator, dtype=dtype)
-    return query, key, value
-
-
-def key_padding() -> torch.Tensor:
-    """Sentence 0 has 4 real keys, sentence 1 has 2. ``(B, 1, 1, S)``."""
-    return torch.tensor([[True, True, True, True], [True, True, False, False]])[:, None, None, :]
-
-
-def softmax_reference(
-    query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, mask: torch.Tensor | None
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """softmax(Q K^T / sqrt(d)) V with masked scores removed, written with explicit exps."""
-    scores = torch.einsum("bhtk,bhsk->bhts", query, key) / math.sqrt(query.shape[-1])
-    exps = scores.exp()
-    if mask is not None:
-        exps = exps * mask
-    weights = exps / exps.sum(dim=-1, keepdim=True)
-    return torch.einsum("bhts,bhsk->bhtk", weights, value), weights
+from transformer_mt.model.attention import MultiHeadAttention, attend
 
 
 @pytest.mark.parametrize("mask", [None, key_padding()], ids=["no-mask", "padding"])
@@ -67,48 +33,14 @@ def test_both_paths_equal_sdpa_and_the_hand_written_softmax(mask: torch.Tensor |
     torch.testing.assert_close(weights, expected_weights, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("queries", [1, 4])
-def test_decoding_steps_of_many_rows_take_the_explicit_path_and_compute_the_same(
-    queries: int,
-) -> None:
-    generator = torch.Generator().manual_seed(1)
-    rows = MANY_HEAD_ROWS // H  # batch x heads reaches the threshold
-    query = torch.randn(rows, H, queries, K, generator=generator, dtype=torch.float64)
-    key, value = torch.randn(2, rows, H, S, K, generator=generator, dtype=torch.float64)
-    mask = torch.rand(rows, 1, queries, S, generator=generator) < 0.7
-    mask[..., 0] = True  # every query sees at least one key
-    assert explicit_is_faster(query)
-    assert not explicit_is_faster(query[:1])  # one row: the fused kernel
-    assert not explicit_is_faster(torch.zeros(rows, H, 5, K))  # a whole sequence
+@pytest.mark.parametrize("need_weights", [False, True])
+def test_an_additive_mask_attends_as_the_boolean_one(need_weights: bool) -> None:
+    """A float mask (0 / -inf) is added to the scores, in either path."""
+    query, key, value = qkv(torch.float64)
+    mask = key_padding()
     expected, _ = softmax_reference(query, key, value, mask)
-    context, weights = attend(query, key, value, mask)
-    assert weights is None
-    torch.testing.assert_close(context, expected, rtol=1e-12, atol=1e-12)
-
-
-@pytest.mark.parametrize("copies", [1, MANY_HEAD_ROWS // 2], ids=["fused", "explicit"])
-def test_keys_in_bf16_are_attended_in_bf16_and_the_context_returns_in_fp32(copies: int) -> None:
-    query, key, value = (t.repeat(copies, 1, 1, 1) for t in qkv())
-    mask = key_padding().repeat(copies, 1, 1, 1)
-    expected, _ = softmax_reference(query.double(), key.double(), value.double(), mask)
-    context, _ = attend(query, key.bfloat16(), value.bfloat16(), mask)
-    assert context.dtype == torch.float32
-    torch.testing.assert_close(context.double(), expected, rtol=0.03, atol=0.03)
-
-
-@pytest.mark.parametrize("copies", [1, MANY_HEAD_ROWS // 2], ids=["fused", "explicit"])
-@pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16])
-def test_an_additive_mask_attends_as_the_boolean_one(copies: int, dtype: torch.dtype) -> None:
-    """A float mask (0 / -inf, fp32) is added to the scores, in either path and key dtype."""
-    query, key, value = (t.repeat(copies, 1, 1, 1).double() for t in qkv())
-    mask = key_padding().repeat(copies, 1, 1, 1)
-    expected, _ = softmax_reference(query, key, value, mask)
-    bias = masks.additive(mask)  # fp32, whatever the keys
-    context, _ = attend(query, key.to(dtype), value.to(dtype), bias)
-    explicit, _ = attend(query, key.to(dtype), value.to(dtype), bias, need_weights=True)
-    tolerance = 1e-6 if dtype == torch.float64 else 0.03
-    torch.testing.assert_close(context, expected, rtol=tolerance, atol=tolerance)
-    torch.testing.assert_close(explicit, expected, rtol=tolerance, atol=tolerance)
+    context, _ = attend(query, key, value, masks.additive(mask), need_weights=need_weights)
+    torch.testing.assert_close(context, expected, rtol=1e-6, atol=1e-6)
 
 
 def test_explicit_weights_are_distributions_with_masked_keys_at_zero() -> None:
@@ -230,18 +162,3 @@ def test_attention_dropout_only_in_training_and_weights_stay_undropped() -> None
     assert not torch.allclose(dropped, first)
     assert weights is not None  # the returned probabilities are the undropped distribution
     torch.testing.assert_close(weights.sum(dim=-1), torch.ones(B, H, T))
-
-
-def test_fused_projections_compute_the_same_self_attention() -> None:
-    torch.manual_seed(0)
-    attention = MultiHeadAttention(D, H).eval()
-    x = torch.randn(B, T, D)
-    mask = torch.tensor([[True, True, True], [True, True, False]])[:, None, None, :]
-    with torch.no_grad():
-        expected, _ = attention(x, x, x, mask)
-        attention.fuse_projections()
-        fused, _ = attention(x, x, x, mask)
-    assert not hasattr(attention, "q_proj")  # replaced, not duplicated
-    torch.testing.assert_close(fused, expected)
-    with pytest.raises(ValueError, match="self-attention only"):
-        attention(x, torch.randn(B, S, D), torch.randn(B, S, D), None)

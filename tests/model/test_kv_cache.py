@@ -7,8 +7,11 @@ from collections.abc import Callable
 import pytest
 import torch
 
+from transformer_mt.inference import model as inference_model
+from transformer_mt.inference.attention import FastAttention
+from transformer_mt.inference.model import InferenceTransformer
 from transformer_mt.model import DecoderCache, LayerCache, Transformer
-from transformer_mt.model import transformer as transformer_module
+from transformer_mt.model.attention import MultiHeadAttention
 
 PAD, BOS, EOS = 0, 2, 3
 TOL = {"rtol": 1e-5, "atol": 1e-5}
@@ -194,12 +197,16 @@ def test_decoder_cache_select_keeps_length_and_reorders_mask() -> None:
 def test_large_batches_cache_in_the_low_precision_dtype_and_stay_close(
     model: Transformer, src_batch: torch.Tensor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """``cache_dtype`` (bf16 with int8 layers) holds K/V from ``LOW_PRECISION_CACHE_SIZE``."""
+    """The inference model's ``cache_dtype`` (bf16 with int8 layers) holds K/V from
+    ``LOW_PRECISION_CACHE_SIZE`` rows x width on."""
     width = model.config.d_model
-    monkeypatch.setattr(transformer_module, "LOW_PRECISION_CACHE_SIZE", 3 * width)
+    monkeypatch.setattr(inference_model, "LOW_PRECISION_CACHE_SIZE", 3 * width)
     with torch.no_grad():
         full = model(src_batch, TARGET)
-        model.cache_dtype = torch.bfloat16
+        model = InferenceTransformer.convert(model, torch.bfloat16)
+        for module in model.modules():  # attention that reads bf16 keys with fp32 queries
+            if isinstance(module, MultiHeadAttention):
+                FastAttention.convert(module)
         small = model.start_cache(model.encode(src_batch[:2]), src_batch[:2])  # 2 rows
         assert small.layers[0].cross_keys.dtype == torch.float32
         cache = model.start_cache(model.encode(src_batch), src_batch, capacity=6)  # 3 rows

@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 import torch
 
+from transformer_mt.config import config_from_dict as experiment_from_dict
 from transformer_mt.decoding.beam import BeamSearch
 from transformer_mt.decoding.search import GreedySearch
 from transformer_mt.errors import ConfigError
 from transformer_mt.model import LSTMConfig, LSTMSeq2Seq, Transformer
 from transformer_mt.model.factory import build_model, config_from_dict, config_to_dict
-from transformer_mt.training.config import config_from_dict as experiment_from_dict
 
 PAD, BOS, EOS = 0, 2, 3  # the ids of the shared fixtures (tests/conftest.py)
 TINY_VOCAB = 24

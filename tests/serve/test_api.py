@@ -148,10 +148,10 @@ def test_a_failing_decode_is_a_500_and_the_server_keeps_serving(
 ) -> None:
     working = translator.translate_detailed
 
-    def failing(sentences: list[str], **options: Any) -> Any:
+    def failing(sentences: list[str], *args: Any, **options: Any) -> Any:
         if "boom" in sentences:
             raise RuntimeError("decoder exploded")
-        return working(sentences, **options)
+        return working(sentences, *args, **options)
 
     monkeypatch.setattr(translator, "translate_detailed", failing)
     app = create_app(translator, limits=TEST_LIMITS)

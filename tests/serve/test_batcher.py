@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from transformer_mt.config import DecodingOptions
 from transformer_mt.decoding.translator import Translation, Translator
 from transformer_mt.serve.batcher import MicroBatcher, ModelWorker, OverloadedError
-from transformer_mt.serve.schemas import DecodingOptions
 
 REQUESTS = [
     ["i like tea"],
@@ -48,7 +48,7 @@ def batched(
 
     def decode(sentences: list[str], options: DecodingOptions) -> list[Translation]:
         sizes.append(len(sentences))
-        return translator.translate_detailed(sentences, **options.search_kwargs())
+        return translator.translate_detailed(sentences, options)
 
     async def run() -> tuple[list[list[Translation]], MicroBatcher[DecodingOptions, Translation]]:
         worker = ModelWorker()
@@ -96,7 +96,7 @@ def test_different_options_are_decoded_apart(translator: Translator) -> None:
     answers, batcher, sizes = batched(translator, requests)
     assert batcher.stats.decodes == 2 and sorted(sizes) == [4, 5]
     for (sentences, options), answer in zip(requests, answers, strict=True):
-        assert_same(answer, translator.translate_detailed(sentences, **options.search_kwargs()))
+        assert_same(answer, translator.translate_detailed(sentences, options))
 
 
 def test_sampling_requests_are_never_merged(translator: Translator) -> None:
@@ -105,7 +105,7 @@ def test_sampling_requests_are_never_merged(translator: Translator) -> None:
     answers, batcher, _ = batched(translator, [(s, options) for s in REQUESTS[:3]])
     assert batcher.stats.decodes == 3
     for sentences, answer in zip(REQUESTS, answers, strict=False):
-        assert_same(answer, translator.translate_detailed(sentences, **options.search_kwargs()))
+        assert_same(answer, translator.translate_detailed(sentences, options))
 
 
 def test_a_failed_decode_fails_only_its_requests() -> None:

@@ -8,10 +8,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from transformer_mt.artifacts import weights as checkpoint
+from transformer_mt.artifacts.weights import load_weights, save_weights
 from transformer_mt.errors import UserError
 from transformer_mt.model import Transformer, TransformerConfig
-from transformer_mt.training import checkpoint
-from transformer_mt.training.checkpoint import load_weights, save_weights
 
 
 def tiny(seed: int, **overrides: object) -> Transformer:
@@ -130,7 +130,7 @@ def test_saved_weights_are_readable_by_others(tmp_path: Path) -> None:
     import os
     import stat
 
-    from transformer_mt.training.checkpoint import save_weights
+    from transformer_mt.artifacts.weights import save_weights
 
     path = tmp_path / "model.safetensors"
     save_weights(torch.nn.Linear(2, 2), path)

@@ -7,9 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from transformer_mt.errors import ConfigError
-from transformer_mt.model.factory import build_model, parameter_count
-from transformer_mt.training.config import (
+from transformer_mt.config import (
     ExperimentConfig,
     ModelConfig,
     architecture_config,
@@ -17,6 +15,8 @@ from transformer_mt.training.config import (
     load_config,
     preset_names,
 )
+from transformer_mt.errors import ConfigError
+from transformer_mt.model.factory import build_model, parameter_count
 
 QUICKSTART = Path(__file__).resolve().parents[2] / "configs" / "quickstart.yaml"
 MODEL_KEYS = "d_model, num_heads, num_encoder_layers, num_decoder_layers, d_ff, dropout"

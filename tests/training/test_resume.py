@@ -15,8 +15,8 @@ import pytest
 import yaml
 from training_runs import raw_config, records, run_training, train_losses, write_data
 
+from transformer_mt.config import config_from_dict
 from transformer_mt.errors import UserError
-from transformer_mt.training.config import config_from_dict
 from transformer_mt.training.resume import resume_config
 from transformer_mt.training.snapshot import list_checkpoints, load_snapshot
 

@@ -11,12 +11,13 @@ from pathlib import Path
 
 import torch
 
+from transformer_mt.artifacts.rundir import RunDir
+from transformer_mt.artifacts.weights import load_weights
+from transformer_mt.config import TrainingConfig
 from transformer_mt.data.batching import pad_sequences
 from transformer_mt.decoding.search import GreedySearch
 from transformer_mt.evaluation.metrics import corpus_scores
 from transformer_mt.model import Transformer, TransformerConfig
-from transformer_mt.training.checkpoint import load_weights
-from transformer_mt.training.config import TrainingConfig
 from transformer_mt.training.encoded import EncodedCorpus
 from transformer_mt.training.trainer import Trainer
 
@@ -71,10 +72,11 @@ def test_trainer_learns_to_copy(tmp_path: Path) -> None:
         log_every=50,
     )
 
-    def translate(sentences: list[str]) -> list[str]:
+    def bleu(sentences: list[str], references: list[str]) -> tuple[float, float]:
         """Sentences are space-separated token ids; the BLEU check decodes them greedily."""
         outputs = greedy_copies(model, [[int(t) for t in s.split()] for s in sentences])
-        return [" ".join(map(str, tokens)) for tokens in outputs]
+        scores = corpus_scores([" ".join(map(str, tokens)) for tokens in outputs], references)
+        return scores.bleu, scores.chrf
 
     valid_pairs = [(" ".join(map(str, s)),) * 2 for s in held_out]
     reports: list[str] = []
@@ -83,8 +85,8 @@ def test_trainer_learns_to_copy(tmp_path: Path) -> None:
         EncodedCorpus(train, train),
         EncodedCorpus(held_out, held_out),
         config,
-        run_path=tmp_path,
-        translate=translate,
+        run=RunDir(tmp_path),
+        bleu=bleu,
         valid_pairs=valid_pairs,
         device=torch.device("cpu"),
         report=reports.append,
@@ -121,7 +123,7 @@ def test_ctrl_c_keeps_the_latest_weights(tmp_path: Path, monkeypatch) -> None:
     """An interrupted run leaves last.safetensors, and the run directory stays usable."""
     import pytest
 
-    from transformer_mt.rundir import RunDir
+    from transformer_mt.artifacts.rundir import RunDir
 
     torch.manual_seed(0)
     config = TransformerConfig(
@@ -136,8 +138,8 @@ def test_ctrl_c_keeps_the_latest_weights(tmp_path: Path, monkeypatch) -> None:
         data,
         data,
         TrainingConfig(max_steps=100, max_tokens=64, precision="fp32", device="cpu"),
-        run_path=tmp_path,
-        translate=lambda sentences: sentences,
+        run=RunDir(tmp_path),
+        bleu=lambda sources, references: (0.0, 0.0),
         valid_pairs=[],
         device=torch.device("cpu"),
         report=lambda message: None,

@@ -14,10 +14,10 @@ import torch
 import yaml
 from training_runs import raw_config, run_training, train_losses, write_data
 
+from transformer_mt.artifacts.rundir import RunDir
+from transformer_mt.artifacts.weights import load_weights
+from transformer_mt.config import TrainingConfig
 from transformer_mt.model import Transformer, TransformerConfig
-from transformer_mt.rundir import RunDir
-from transformer_mt.training.checkpoint import load_weights
-from transformer_mt.training.config import TrainingConfig
 from transformer_mt.training.encoded import EncodedCorpus
 from transformer_mt.training.trainer import Trainer
 
@@ -79,8 +79,8 @@ def test_accumulated_batches_update_like_one_batch_holding_them(tmp_path: Path) 
             data,
             data,
             TrainingConfig(max_steps=1, precision="fp32", device="cpu"),
-            run_path=tmp_path,
-            translate=lambda sentences: sentences,
+            run=RunDir(tmp_path),
+            bleu=lambda sources, references: (0.0, 0.0),
             valid_pairs=[],
             device=torch.device("cpu"),
             report=lambda _: None,

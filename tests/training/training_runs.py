@@ -9,8 +9,8 @@ from typing import Any
 
 import torch
 
-from transformer_mt.training.config import ExperimentConfig, config_from_dict
-from transformer_mt.training.run import train
+from transformer_mt.commands.train import train
+from transformer_mt.config import ExperimentConfig, config_from_dict
 from transformer_mt.training.state import TrainState
 
 WORDS = ["red", "green", "blue", "cat", "dog", "bird", "see", "like", "big", "small", "one"]

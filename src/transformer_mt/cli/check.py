@@ -33,10 +33,10 @@ def check(run_dir: str, src: str | None, sentences: int, beam_size: int, device:
       transformer-mt check runs/quickstart
       transformer-mt check runs/quickstart --src my-sentences.en --beam-size 5
     """
+    from transformer_mt.commands.check import run_checks
+    from transformer_mt.commands.evaluate import split_pairs
     from transformer_mt.data.readers import read_text_lines
-    from transformer_mt.decoding.checks import run_checks
     from transformer_mt.decoding.translator import Translator
-    from transformer_mt.evaluation.evaluate import split_pairs
     from transformer_mt.runtime import configure_cpu
 
     if sentences < 1 or beam_size < 1:

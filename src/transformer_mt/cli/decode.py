@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import re
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,69 +13,71 @@ from typing import TYPE_CHECKING, Any, TextIO
 import click
 
 from transformer_mt.cli.common import user_errors
+from transformer_mt.config.decoding import FIELDS as DECODING_FIELDS
+from transformer_mt.config.decoding import DecodingOptions, OptionError
 from transformer_mt.errors import UserError
 
 if TYPE_CHECKING:
     from transformer_mt.decoding.translator import Translation
 
 
-def decoding_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """The search options shared by translate and evaluate."""
-    options = [
-        click.option("--beam-size", default=4, show_default=True, help="1 = greedy search."),
-        click.option(
-            "--length-penalty",
-            default=1.0,
-            show_default=True,
-            help="Beam score = log-prob / length**penalty.",
-        ),
-        click.option("--sample", is_flag=True, help="Sample tokens instead of searching."),
-        click.option("--temperature", default=1.0, show_default=True, help="With --sample."),
-        click.option("--top-k", default=0, show_default=True, help="With --sample; 0 = off."),
-        click.option("--top-p", default=1.0, show_default=True, help="With --sample; 1 = off."),
-        click.option("--seed", default=0, show_default=True, help="Random seed for --sample."),
-        click.option("--batch-size", default=64, show_default=True, help="Sentences per batch."),
-        click.option(
-            "--max-tokens",
-            type=int,
-            default=None,
-            help="Also cap each batch at this many padded source tokens.",
-        ),
-        click.option("--device", default="cpu", show_default=True, help="cpu | cuda | auto."),
-        click.option(
-            "--weights",
-            type=click.Path(dir_okay=False),
-            help="Weights file to use instead of RUN_DIR/model.safetensors (e.g. an average).",
-        ),
-        click.option(
-            "--dtype",
-            type=click.Choice(["fp32", "bf16", "int8"]),
-            default="fp32",
-            show_default=True,
-            help="Weights in fp32, bf16, or int8 (dynamically quantized linear layers, CPU).",
-        ),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
+# Flags of translate and evaluate, one per DecodingOptions field (help and defaults from it).
+_FLAG_TYPES: dict[str, Any] = {"int": int, "float": float, "int | None": int}
 
 
-def _search_kwargs(options: dict[str, Any]) -> dict[str, Any]:
-    keys = ("beam_size", "length_penalty", "sample", "temperature", "top_k", "top_p", "seed")
-    values = {key: options[key] for key in keys}
-    values["batch_size"] = options["batch_size"]
-    values["max_tokens"] = options["max_tokens"]
-    if values["beam_size"] < 1:
-        raise UserError(f"--beam-size must be at least 1, got {values['beam_size']}")
-    if values["batch_size"] < 1:
-        raise UserError(f"--batch-size must be at least 1, got {values['batch_size']}")
-    if values["max_tokens"] is not None and values["max_tokens"] < 1:
-        raise UserError(f"--max-tokens must be at least 1, got {values['max_tokens']}")
-    if values["temperature"] <= 0:
-        raise UserError(f"--temperature must be positive, got {values['temperature']}")
-    if not 0 < values["top_p"] <= 1:
-        raise UserError(f"--top-p must be in (0, 1], got {values['top_p']}")
-    return values
+def decoding_flags(*, exclude: tuple[str, ...] = ()) -> Callable[[Callable[..., Any]], Any]:
+    """Decorate a command with a ``--flag`` per :class:`DecodingOptions` field (and the
+    loading options --device, --weights, --dtype). Unset flags arrive as None: see
+    :func:`options_from_flags`."""
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        options = [
+            _flag(name, spec) for name, spec in DECODING_FIELDS.items() if name not in exclude
+        ]
+        options += [
+            click.option("--device", default="cpu", show_default=True, help="cpu | cuda | auto."),
+            click.option(
+                "--weights",
+                type=click.Path(dir_okay=False),
+                help="Weights file to use instead of RUN_DIR/model.safetensors (e.g. an average).",
+            ),
+            click.option(
+                "--dtype",
+                type=click.Choice(["fp32", "bf16", "int8"]),
+                default="fp32",
+                show_default=True,
+                help="Weights in fp32, bf16, or int8 (dynamically quantized linear layers, CPU).",
+            ),
+        ]
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
+
+def _flag(name: str, spec: Any) -> Callable[[Callable[..., Any]], Any]:
+    flag = "--" + name.replace("_", "-")
+    default = "off" if spec.default is None else str(spec.default).lower()
+    described = f"{DecodingOptions.help(name)} [default: {default}]"
+    if str(spec.type) == "bool":
+        return click.option(flag, name, is_flag=True, default=None, help=described)
+    return click.option(flag, name, type=_FLAG_TYPES[str(spec.type)], default=None, help=described)
+
+
+def options_from_flags(
+    flags: dict[str, Any], base: DecodingOptions | None = None
+) -> DecodingOptions:
+    """``base`` (default: the defaults) with every flag the user set; a value out of range is
+    a one-line :class:`UserError` naming the flag."""
+    chosen = {name: flags[name] for name in DECODING_FIELDS if flags.get(name) is not None}
+    try:
+        return (base or DecodingOptions()).replace(**chosen)
+    except OptionError as error:
+        problem = error.problem
+        for name in DECODING_FIELDS:
+            problem = re.sub(rf"\b{name}\b", "--" + name.replace("_", "-"), problem)
+        raise UserError(f"--{error.field.replace('_', '-')} {problem}") from None
 
 
 def _stdin_lines() -> Iterator[str]:
@@ -119,11 +122,10 @@ def _write_result(
 
 @click.command()
 @click.argument("run_dir", type=click.Path(file_okay=False))
-@decoding_options
-@click.option("--n-best", default=1, show_default=True, help="Candidates per sentence.")
+@decoding_flags()
 @click.option("--scores", is_flag=True, help="Append the score (TAB-separated).")
 @user_errors
-def translate(run_dir: str, n_best: int, scores: bool, **options: Any) -> None:
+def translate(run_dir: str, scores: bool, **flags: Any) -> None:
     """Translate standard input, one sentence per line, to standard output.
 
     One output line per input line; an empty line gives an empty line. Sources longer than the
@@ -141,21 +143,19 @@ def translate(run_dir: str, n_best: int, scores: bool, **options: Any) -> None:
     from transformer_mt.runtime import configure_cpu
 
     configure_cpu(None)
-    search = _search_kwargs(options)
-    if n_best < 1 or (n_best > search["beam_size"] and not search["sample"]):
-        raise UserError(f"--n-best must be between 1 and --beam-size ({search['beam_size']})")
+    options = options_from_flags(flags)
     translator = Translator.load(
-        run_dir, device=options["device"], weights=options["weights"], dtype=options["dtype"]
+        run_dir, device=flags["device"], weights=flags["weights"], dtype=flags["dtype"]
     )
     # Always UTF-8, whatever the terminal's locale: Chinese output must never fail to encode.
     out = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="\n", write_through=False)
     first = 0  # index of the chunk's first line
     # A few batches per chunk (sorting by length within a chunk keeps padding low); typed at a
     # terminal, each line is answered at once.
-    chunk_size = 1 if sys.stdin.isatty() else 8 * search["batch_size"]
+    chunk_size = 1 if sys.stdin.isatty() else 8 * options.batch_size
     for lines in _chunks(_stdin_lines(), chunk_size):
         try:
-            results = translator.translate_detailed(lines, n_best=n_best, **search)
+            results = translator.translate_detailed(lines, options)
         except ValueError as error:
             raise UserError(str(error)) from None
         for index, result in enumerate(results, start=first):
@@ -165,7 +165,7 @@ def translate(run_dir: str, n_best: int, scores: bool, **options: Any) -> None:
                     f"{translator.max_source_tokens - 1} tokens; truncated",
                     err=True,
                 )
-            _write_result(out, index, result, n_best=n_best, scores=scores)
+            _write_result(out, index, result, n_best=options.n_best, scores=scores)
         out.flush()
         first += len(lines)
     out.flush()
@@ -183,7 +183,7 @@ def translate(run_dir: str, n_best: int, scores: bool, **options: Any) -> None:
 @click.option("--src", type=click.Path(dir_okay=False), help="Source file (one per line).")
 @click.option("--ref", type=click.Path(dir_okay=False), help="Reference file (line-aligned).")
 @click.option("--output", type=click.Path(dir_okay=False), help="Write the translations here.")
-@decoding_options
+@decoding_flags(exclude=("n_best",))
 @user_errors
 def evaluate(
     run_dir: str,
@@ -191,34 +191,35 @@ def evaluate(
     src: str | None,
     ref: str | None,
     output: str | None,
-    **options: Any,
+    **flags: Any,
 ) -> None:
     """Translate a test set and score it with sacreBLEU (BLEU, chrF).
 
     Chinese references are scored with sacreBLEU's 'zh' tokenizer, others with '13a'. Prints
     the scores and sacreBLEU's signatures, and writes them to RUN_DIR/eval-<name>.json.
+    Decoding follows the run's config (its evaluation: section), changed by the flags given.
 
     \b
     Examples:
       transformer-mt evaluate runs/quickstart --split test
       transformer-mt evaluate runs/quickstart --src news.en --ref news.zh --beam-size 1
     """
-    from transformer_mt.evaluation.evaluate import evaluate_run
+    from transformer_mt.commands.evaluate import evaluate_run, run_decoding_options
 
     if (src is None) != (ref is None):
         raise UserError("--src and --ref go together")
     if src is not None and split is not None:
         raise UserError("use either --split or --src/--ref, not both")
-    search = _search_kwargs(options)
+    options = options_from_flags(flags, run_decoding_options(Path(run_dir)))
     scores = evaluate_run(
         Path(run_dir),
         split=split or "test",
         files=(Path(src), Path(ref)) if src and ref else None,
         output=Path(output) if output else None,
-        device=options["device"],
-        weights=options["weights"],
-        dtype=options["dtype"],
-        search=search,
+        device=flags["device"],
+        weights=flags["weights"],
+        dtype=flags["dtype"],
+        options=options,
         report=lambda message: click.echo(message, err=True),
     )
     click.echo(scores.summary())

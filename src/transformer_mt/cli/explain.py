@@ -103,7 +103,7 @@ def explain(
 
 
 def _held_out_pairs(run_dir: Path, src: str | None, ref: str | None) -> list[tuple[str, str]]:
-    from transformer_mt.evaluation.evaluate import file_pairs, split_pairs
+    from transformer_mt.commands.evaluate import file_pairs, split_pairs
 
     if src is not None and ref is not None:
         sources, references = file_pairs(Path(src), Path(ref))

@@ -42,9 +42,9 @@ def train(
       transformer-mt train --resume runs/five --set training.max_minutes=10
       torchrun --nproc-per-node 2 -m transformer_mt train quickstart   # 2 workers
     """
-    from transformer_mt.training.config import load_config
+    from transformer_mt.commands.train import train as run_training
+    from transformer_mt.config.loading import load_config
     from transformer_mt.training.resume import resume_config
-    from transformer_mt.training.run import train as run_training
 
     if resume_dir is not None:
         if overwrite:

@@ -11,10 +11,12 @@ Shape letters: A sentences still decoding, K beams, V target vocabulary, L token
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
 
+from transformer_mt.config.decoding import DecodingOptions
 from transformer_mt.decoding.hypothesis import Hypothesis, length_normalised
 from transformer_mt.decoding.search import StepModel, never_generated, next_token_log_probs
 from transformer_mt.decoding.topk import top_k
@@ -31,18 +33,36 @@ class BeamSelection:
 
 
 @dataclass(frozen=True)
+class BeamDecisions:
+    """What one step decided, as an observer (``BeamSearch.on_step``) sees it.
+
+    Row ``a`` of the candidate tensors is ``sentences[a]``; candidate ``c`` extends beam
+    ``source_beam[a, c]`` (row ``a * K + source_beam[a, c]`` of ``history``) by ``tokens[a, c]``
+    to a total log-probability ``scores[a, c]`` (``-inf``: no such candidate).
+    """
+
+    step: int  # 1-based
+    sentences: list[int]  # original indices of the sentences decoded at this step
+    scores: torch.Tensor  # (A, 2K) the best extensions' totals, best first
+    source_beam: torch.Tensor  # (A, 2K)
+    tokens: torch.Tensor  # (A, 2K)
+    history: torch.Tensor  # (A*K, L) each live beam's tokens before this step
+    selection: BeamSelection  # the beams that continue
+
+
+@dataclass(frozen=True)
 class BeamSearch:
     beam_size: int = 4
     length_penalty: float = 1.0  # 0: total log-prob; 1: average log-prob per token
     n_best: int = 1  # hypotheses returned per sentence (at most beam_size)
+    # Called after every step with its decisions (e.g. by explain's decoding trace).
+    on_step: Callable[[BeamDecisions], None] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
-        if self.beam_size < 1:
-            raise ValueError(f"beam_size must be at least 1, got {self.beam_size}")
-        if not 1 <= self.n_best <= self.beam_size:
-            raise ValueError(
-                f"n_best must be in [1, beam_size={self.beam_size}], got {self.n_best}"
-            )
+        # The one validation of decoding options (beam_size >= 1, 1 <= n_best <= beam_size).
+        DecodingOptions(
+            beam_size=self.beam_size, length_penalty=self.length_penalty, n_best=self.n_best
+        )
 
     @torch.inference_mode()
     def search(
@@ -80,6 +100,10 @@ class BeamSearch:
                 finished,
                 config.eos_id,
             )
+            if self.on_step is not None:
+                self.on_step(
+                    BeamDecisions(step, alive, top_scores, source_beam, token, history, selected)
+                )
             if not selected.sentences:
                 break
             index = torch.tensor(selected.rows, device=device)  # (A'*K,) rows that continue

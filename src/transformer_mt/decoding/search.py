@@ -16,6 +16,7 @@ from typing import Protocol
 
 import torch
 
+from transformer_mt.config.decoding import DecodingOptions
 from transformer_mt.decoding.hypothesis import Hypothesis, length_normalised
 from transformer_mt.decoding.processors import (
     apply_temperature,
@@ -143,12 +144,14 @@ class SamplingSearch:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.temperature <= 0:
-            raise ValueError(f"temperature must be positive, got {self.temperature}")
-        if not 0.0 < self.top_p <= 1.0:
-            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
-        if self.top_k < 0:
-            raise ValueError(f"top_k must be >= 0, got {self.top_k}")
+        # The one validation of decoding options (temperature > 0, top_p in (0, 1], ...).
+        DecodingOptions(
+            sample=True,
+            temperature=self.temperature,
+            top_k=self.top_k,
+            top_p=self.top_p,
+            seed=self.seed,
+        )
 
     def search(
         self, model: StepModel, src_ids: torch.Tensor, max_lengths: torch.Tensor

@@ -8,20 +8,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from tqdm.auto import tqdm
 
+from transformer_mt.artifacts.rundir import RunDir
+from transformer_mt.artifacts.weights import load_weights
+from transformer_mt.config.decoding import FIELDS, DecodingOptions
 from transformer_mt.data.batching import Batch, pad_sequences, token_budget_batches
 from transformer_mt.data.tokenizer import Tokenizer
 from transformer_mt.decoding.beam import BeamSearch
 from transformer_mt.decoding.hypothesis import Hypothesis
-from transformer_mt.decoding.precision import convert_for_inference
 from transformer_mt.decoding.search import GreedySearch, SamplingSearch, SearchStrategy
+from transformer_mt.inference.convert import convert_for_inference
 from transformer_mt.model.factory import Model, build_model
-from transformer_mt.rundir import RunDir
 from transformer_mt.runtime import resolve_device
-from transformer_mt.training.checkpoint import load_weights
 
 
 @dataclass(frozen=True)
@@ -51,8 +53,12 @@ class Translator:
     """Translate with a trained model.
 
     >>> translator = Translator.load("runs/quickstart")          # doctest: +SKIP
-    >>> translator.translate(["Hello world"], beam_size=4)        # doctest: +SKIP
+    >>> translator.translate(["Hello world"])                     # doctest: +SKIP
     ['你好世界']
+    >>> translator.translate(["Hello world"], beam_size=1)        # doctest: +SKIP
+    ['你好世界']
+    >>> options = DecodingOptions(beam_size=5, n_best=3)           # doctest: +SKIP
+    >>> translator.translate_detailed(["Hello world"], options)    # doctest: +SKIP
     """
 
     def __init__(
@@ -62,13 +68,14 @@ class Translator:
         device: torch.device,
         *,
         dtype: str = "fp32",
-        prepack: bool = False,
+        fast: bool = False,
     ) -> None:
         """``dtype``: ``fp32``, ``bf16`` (weights converted) or ``int8`` (dynamically quantized
-        linear layers, CPU); ``prepack``: fp32/bf16 linear layers in oneDNN's packed layout on
-        the CPU (faster, inference only: not for a model still being trained); see
-        :mod:`transformer_mt.decoding.precision`."""
-        self.model = convert_for_inference(model, dtype, device, prepack=prepack)
+        linear layers, CPU). ``fast``: swap in the fast inference path of
+        :mod:`transformer_mt.inference` (prepacked layers, fused Q/K/V, ...), changing the
+        model in place, for inference only: never for a model that is still being trained.
+        Without it (in fp32 or bf16) the translator decodes with the reference model."""
+        self.model = convert_for_inference(model, dtype, device, fast=fast)
         self.tokenizer = tokenizer
         self.device = device
         self.dtype = dtype
@@ -87,8 +94,8 @@ class Translator:
         model = build_model(run.read_model_config())
         load_weights(model, Path(weights) if weights else run.require_weights())
         tokenizer = Tokenizer.load(run.tokenizer_dir)
-        # The model is this translator's own: its layers can be packed for inference.
-        return cls(model, tokenizer, resolve_device(device), dtype=dtype, prepack=True)
+        # The model is this translator's own: it can take the fast inference path.
+        return cls(model, tokenizer, resolve_device(device), dtype=dtype, fast=True)
 
     @property
     def max_source_tokens(self) -> int:
@@ -99,102 +106,52 @@ class Translator:
     def translate(
         self,
         sentences: Sequence[str],
+        options: DecodingOptions | None = None,
         *,
-        beam_size: int = 4,
-        length_penalty: float = 1.0,
-        sample: bool = False,
-        temperature: float = 1.0,
-        top_k: int = 0,
-        top_p: float = 1.0,
-        seed: int = 0,
-        max_length_ratio: float = 2.0,
-        max_length_offset: int = 10,
-        batch_size: int = 64,
-        max_tokens: int | None = None,
         progress: bool = False,
+        **overrides: Any,
     ) -> list[str]:
         """Translate each sentence; returns the best translation of each, in input order.
 
-        ``beam_size=1`` is greedy search; ``sample=True`` draws tokens at random from the model
-        (filtered by ``temperature``, ``top_k``, ``top_p``; reproducible with ``seed``). Outputs
-        stop at ``</s>`` or after ``max_length_ratio * source_tokens + max_length_offset``.
-        Sentences are decoded sorted by length, ``batch_size`` at a time and, with
-        ``max_tokens``, at most that many padded source tokens per batch.
+        ``options`` (default :class:`DecodingOptions()`: beam search with 4 beams) says how;
+        keyword ``overrides`` change single fields (``beam_size=1`` is greedy search,
+        ``sample=True`` samples). Sentences are decoded sorted by length, ``batch_size`` at a
+        time and, with ``max_tokens``, at most that many padded source tokens per batch.
         """
-        results = self.translate_detailed(
-            sentences,
-            beam_size=beam_size,
-            length_penalty=length_penalty,
-            sample=sample,
-            temperature=temperature,
-            top_k=top_k,
-            top_p=top_p,
-            seed=seed,
-            max_length_ratio=max_length_ratio,
-            max_length_offset=max_length_offset,
-            batch_size=batch_size,
-            max_tokens=max_tokens,
-            progress=progress,
-        )
+        results = self.translate_detailed(sentences, options, progress=progress, **overrides)
         return [result.text for result in results]
 
     def translate_detailed(
         self,
         sentences: Sequence[str],
+        options: DecodingOptions | None = None,
         *,
-        beam_size: int = 4,
-        length_penalty: float = 1.0,
-        n_best: int = 1,
-        sample: bool = False,
-        temperature: float = 1.0,
-        top_k: int = 0,
-        top_p: float = 1.0,
-        seed: int = 0,
-        max_length_ratio: float = 2.0,
-        max_length_offset: int = 10,
-        batch_size: int = 64,
-        max_tokens: int | None = None,
         progress: bool = False,
+        **overrides: Any,
     ) -> list[Translation]:
         """Like :meth:`translate`, returning ``n_best`` scored candidates per sentence."""
-        strategy = make_strategy(
-            beam_size=beam_size,
-            length_penalty=length_penalty,
-            n_best=n_best,
-            sample=sample,
-            temperature=temperature,
-            top_k=top_k,
-            top_p=top_p,
-            seed=seed,
-        )
-        return self.search(
-            sentences,
-            strategy,
-            max_length_ratio=max_length_ratio,
-            max_length_offset=max_length_offset,
-            batch_size=batch_size,
-            max_tokens=max_tokens,
-            progress=progress,
-        )
+        options = resolve_options(options, overrides)
+        return self.search(sentences, make_strategy(options), options, progress=progress)
 
     def search(
         self,
         sentences: Sequence[str],
         strategy: SearchStrategy,
+        options: DecodingOptions | None = None,
         *,
-        max_length_ratio: float = 2.0,
-        max_length_offset: int = 10,
-        batch_size: int = 64,
-        max_tokens: int | None = None,
         progress: bool = False,
     ) -> list[Translation]:
-        """Translate with an explicit search strategy object (e.g. ``BeamSearch(beam_size=1)``)."""
+        """Translate with an explicit search strategy object (e.g. ``BeamSearch(beam_size=1)``);
+        ``options`` give the length limits and batching (its search fields are not used)."""
+        options = options or DecodingOptions()
         encoded, truncated = self.encode_sources(sentences)
         hypotheses: list[list[Hypothesis]] = [[] for _ in sentences]
-        batches = length_sorted_batches(encoded, batch_size, max_tokens)
+        batches = length_sorted_batches(encoded, options.batch_size, options.max_tokens)
         for chunk in tqdm(batches, unit="batch", disable=not progress, desc="translating"):
             src_ids = pad_sequences([encoded[i] for i in chunk], self.model.config.pad_id)
-            limits = self.output_limits(src_ids, max_length_ratio, max_length_offset)
+            limits = self.output_limits(
+                src_ids, options.max_length_ratio, options.max_length_offset
+            )
             found = strategy.search(self.model, src_ids.to(self.device), limits)
             for index, result in zip(chunk, found, strict=True):
                 hypotheses[index] = result
@@ -289,22 +246,26 @@ def length_sorted_batches(
     ]
 
 
-def make_strategy(
-    *,
-    beam_size: int = 4,
-    length_penalty: float = 1.0,
-    n_best: int = 1,
-    sample: bool = False,
-    temperature: float = 1.0,
-    top_k: int = 0,
-    top_p: float = 1.0,
-    seed: int = 0,
-) -> SearchStrategy:
+def resolve_options(options: DecodingOptions | None, overrides: dict[str, Any]) -> DecodingOptions:
+    """``options`` (default: the defaults) with keyword ``overrides`` applied and validated."""
+    base = options or DecodingOptions()
+    unknown = sorted(set(overrides) - set(FIELDS))
+    if unknown:
+        raise TypeError(f"unknown decoding option(s) {unknown}; valid: {', '.join(FIELDS)}")
+    return base.replace(**overrides)
+
+
+def make_strategy(options: DecodingOptions) -> SearchStrategy:
     """The search a set of decoding options asks for."""
-    if sample:
-        if n_best != 1:
-            raise ValueError("n_best > 1 needs beam search, not sampling")
-        return SamplingSearch(temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
-    if beam_size == 1 and n_best == 1:
+    if options.strategy == "sample":
+        return SamplingSearch(
+            temperature=options.temperature,
+            top_k=options.top_k,
+            top_p=options.top_p,
+            seed=options.seed,
+        )
+    if options.strategy == "greedy":
         return GreedySearch()
-    return BeamSearch(beam_size=beam_size, length_penalty=length_penalty, n_best=n_best)
+    return BeamSearch(
+        beam_size=options.beam_size, length_penalty=options.length_penalty, n_best=options.n_best
+    )

@@ -5,21 +5,22 @@ and the chosen one. Beam: at each step, the ``2K`` best extensions the search co
 became beams, which finished (with their length-penalised scores) and which were pruned.
 
 Both run the project's own search code (:func:`~transformer_mt.decoding.search.sequential_search`
-with the greedy choice, and :class:`~transformer_mt.decoding.beam.BeamSearch`), observed from the
-outside, so the trace is exactly what ``transformer-mt translate`` does.
+with the greedy choice, and :class:`~transformer_mt.decoding.beam.BeamSearch` through its public
+``on_step`` hook), observed from the outside, so the trace is exactly what ``transformer-mt
+translate`` does.
 
 Shape letters: V target vocabulary, K beams.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import torch
 
-from transformer_mt.decoding.beam import BeamSearch, BeamSelection
-from transformer_mt.decoding.hypothesis import Hypothesis
+from transformer_mt.decoding.beam import BeamDecisions, BeamSearch
 from transformer_mt.decoding.search import greedy_choice, sequential_search
 from transformer_mt.decoding.translator import Translator
 from transformer_mt.explain.inputs import as_batch, encode_source, source_pieces, target_pieces
@@ -138,34 +139,23 @@ class BeamTrace:
         return asdict(self)
 
 
-@dataclass(frozen=True)
-class _ObservedBeamSearch(BeamSearch):
-    """The real :class:`BeamSearch`, recording each step's decisions as it makes them."""
+Record = tuple[list[tuple[tuple[int, ...], float]], set[tuple[int, ...]]]
 
-    records: list[tuple[list[tuple[tuple[int, ...], float]], set[tuple[int, ...]]]] = field(
-        default_factory=list, compare=False
-    )
 
-    def _advance(  # type: ignore[override]  # same signature; positional pass-through
-        self,
-        step: int,
-        alive: list[int],
-        limits: list[int],
-        top_scores: torch.Tensor,
-        source_beam: torch.Tensor,
-        token: torch.Tensor,
-        history: torch.Tensor,
-        finished: list[list[Hypothesis]],
-        eos_id: int,
-    ) -> BeamSelection:
-        selection = super()._advance(
-            step, alive, limits, top_scores, source_beam, token, history, finished, eos_id
-        )
+def _recorder(records: list[Record]) -> Callable[[BeamDecisions], None]:
+    """An observer for :class:`BeamSearch` ``on_step`` that keeps, for each step of a
+    one-sentence search, its candidates (tokens, total log-prob) and the ones kept as beams."""
+
+    def record(decisions: BeamDecisions) -> None:
+        history, selection = decisions.history, decisions.selection
         # One sentence: row r of ``history`` is beam r, and the selection is that sentence's.
         candidates = [
             ((*history[beam].tolist(), tok), score)
             for score, beam, tok in zip(
-                top_scores[0].tolist(), source_beam[0].tolist(), token[0].tolist(), strict=True
+                decisions.scores[0].tolist(),
+                decisions.source_beam[0].tolist(),
+                decisions.tokens[0].tolist(),
+                strict=True,
             )
             if score > float("-inf")
         ]
@@ -173,8 +163,9 @@ class _ObservedBeamSearch(BeamSearch):
             (*history[row].tolist(), tok)
             for row, tok in zip(selection.rows, selection.tokens, strict=True)
         }
-        self.records.append((candidates, kept))
-        return selection
+        records.append((candidates, kept))
+
+    return record
 
 
 @torch.inference_mode()
@@ -187,15 +178,19 @@ def beam_trace(
 ) -> BeamTrace:
     """Beam search on ``source`` with every step's kept, finished and pruned candidates."""
     # n_best = beam_size returns every finished hypothesis; the best is the same as with n_best=1.
-    search = _ObservedBeamSearch(
-        beam_size=beam_size, length_penalty=length_penalty, n_best=beam_size
+    records: list[Record] = []
+    search = BeamSearch(
+        beam_size=beam_size,
+        length_penalty=length_penalty,
+        n_best=beam_size,
+        on_step=_recorder(records),
     )
     source_ids = encode_source(translator, source)
     src = as_batch(source_ids, translator)  # (1, S)
     (hypotheses,) = search.search(translator.model, src, _limits(translator, src, max_length))
     by_tokens = {h.tokens: h for h in hypotheses}
     steps = []
-    for number, (candidates, kept) in enumerate(search.records, start=1):
+    for number, (candidates, kept) in enumerate(records, start=1):
         rows = []
         for ids, log_prob in candidates:
             done = by_tokens.get(ids)

@@ -15,14 +15,14 @@ from typing import Any
 import torch
 from torch import nn
 
+from transformer_mt.artifacts.rundir import RunDir
+from transformer_mt.artifacts.weights import load_weights
 from transformer_mt.data.tokenizer import UNK_ID, model_files, pieces
 from transformer_mt.export import require
 from transformer_mt.model.attention import MultiHeadAttention
 from transformer_mt.model.config import TransformerConfig
 from transformer_mt.model.layers import DecoderLayer, EncoderLayer, FeedForward
 from transformer_mt.model.transformer import Transformer
-from transformer_mt.rundir import RunDir
-from transformer_mt.training.checkpoint import load_weights
 
 QUANTIZATIONS = ("int8", "int8_float32", "int16", "float32")
 

@@ -15,14 +15,14 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from transformer_mt.artifacts.rundir import RunDir
+from transformer_mt.artifacts.weights import load_weights
 from transformer_mt.data.tokenizer import model_files, pieces
 from transformer_mt.errors import ConfigError
 from transformer_mt.export import require
 from transformer_mt.export.hf_weights import hf_state_dict
 from transformer_mt.model.config import TransformerConfig
 from transformer_mt.model.transformer import Transformer
-from transformer_mt.rundir import RunDir
-from transformer_mt.training.checkpoint import load_weights
 
 _TIED = ("embed_tokens.weight", "lm_head.weight", "shared.weight")
 ARCHITECTURES = {"post": "MarianMTModel", "pre": "PegasusForConditionalGeneration"}

@@ -5,8 +5,7 @@ K head width (d = E / h).
 
 Attention runs on :func:`torch.nn.functional.scaled_dot_product_attention` (fused kernels);
 ``need_weights=True`` takes an explicit path that also returns the attention probabilities,
-for inspection. Both paths compute the same function. Cached decoding steps with many rows also
-take the explicit path on the CPU, where it is faster (see :func:`explicit_is_faster`).
+for inspection. Both paths compute the same function.
 """
 
 from __future__ import annotations
@@ -27,56 +26,42 @@ def attend(
     dropout: float = 0.0,
     need_weights: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Scaled dot-product attention over heads.
+    """Scaled dot-product attention over heads: ``softmax(Q K^T / sqrt(d)) V``.
 
     query ``(B, H, T, K)``, key/value ``(B, H, S, K)``, mask broadcastable to
     ``(B, H, T, S)``: bool (``True`` = may attend) or float, added to the scores (0 or ``-inf``,
     :func:`transformer_mt.masks.additive`) -> context ``(B, H, T, K)`` and, when asked,
-    the probabilities ``(B, H, T, S)``. Keys and values in another dtype than the query (a
-    bf16 cache) are attended in theirs; the context comes back in the query's dtype.
+    the probabilities ``(B, H, T, S)``.
     """
-    if key.dtype != query.dtype:  # keys and values cached in a lower precision (bf16)
-        context, weights = attend(
-            query.to(key.dtype), key, value, mask, dropout=dropout, need_weights=need_weights
-        )
-        return context.to(query.dtype), weights
-    if not need_weights and not (dropout == 0.0 and explicit_is_faster(query)):
-        if mask is not None and mask.is_floating_point() and mask.dtype != query.dtype:
-            mask = mask.to(query.dtype)  # the fused kernel takes additive masks in its dtype
-        context = F.scaled_dot_product_attention(
-            query, key, value, attn_mask=mask, dropout_p=dropout
-        )
-        return context, None
-    if query.device.type == "cpu" and query.dtype != torch.float32:
-        # Batched bf16 matmuls copy strided operands (a sliced cache) with a slow transposing
-        # copy; a plain copy first is 2-3x faster overall (fp32 ones read strided ones as is).
-        key, value = key.contiguous(), value.contiguous()
+    if need_weights:
+        return explicit_attention(query, key, value, mask, dropout=dropout)
+    if mask is not None and mask.is_floating_point() and mask.dtype != query.dtype:
+        mask = mask.to(query.dtype)  # the fused kernel takes additive masks in its dtype
+    context = F.scaled_dot_product_attention(query, key, value, attn_mask=mask, dropout_p=dropout)
+    return context, None
+
+
+def explicit_attention(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    mask: torch.Tensor | None,
+    *,
+    dropout: float = 0.0,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`attend` written out (matmul, mask, softmax, matmul), returning the probabilities
+    ``(B, H, T, S)`` next to the context ``(B, H, T, K)``."""
     scaled = query * (1.0 / math.sqrt(query.shape[-1]))  # (B, H, T, K)
     scores = scaled @ key.transpose(-2, -1)  # (B, H, T, S)
     if mask is not None and mask.dtype == torch.bool:
         scores = scores.masked_fill_(~mask, float("-inf"))
-    elif mask is not None:  # additive; 3-4x faster than a broadcast masked fill
+    elif mask is not None:  # additive
         scores = torch.add(scores, mask)  # in the wider of the two dtypes
-    # At least fp32 inside: more accurate for bf16, and 3x faster on short rows on the CPU.
+    # The softmax in at least fp32: bf16 probabilities would lose precision.
     inner = torch.promote_types(scores.dtype, torch.float32)
     weights = scores.softmax(dim=-1, dtype=inner).to(value.dtype)  # (B, H, T, S)
     dropped = F.dropout(weights, p=dropout) if dropout > 0 else weights
-    return dropped @ value, weights if need_weights else None  # (B, H, T, K), (B, H, T, S)
-
-
-# The CPU's fused attention kernel handles a few query positions per head badly: at 1-4 query
-# positions and at least 64 (batch x heads) rows, matmul + softmax + matmul is 1.1-2.5x faster
-# (measured on one core: 128 x 8 heads, 1 query, 32 keys: 1,711 vs 682 us); below that the fused
-# kernel wins (1 x 8 heads: 7 vs 12 us).
-FEW_QUERIES = 4
-MANY_HEAD_ROWS = 64
-
-
-def explicit_is_faster(query: torch.Tensor) -> bool:
-    """Whether the explicit path beats the fused kernel for query ``(B, H, T, K)``: cached
-    decoding steps (T <= 4) of many rows on the CPU."""
-    batch, heads, length, _ = query.shape
-    return query.device.type == "cpu" and length <= FEW_QUERIES and batch * heads >= MANY_HEAD_ROWS
+    return dropped @ value, weights  # (B, H, T, K), (B, H, T, S)
 
 
 class MultiHeadAttention(nn.Module):
@@ -97,22 +82,6 @@ class MultiHeadAttention(nn.Module):
         self.k_proj = nn.Linear(d_model, d_model)
         self.v_proj = nn.Linear(d_model, d_model)
         self.out_proj = nn.Linear(d_model, d_model)
-        # Set by fuse_projections() for self-attention at inference: one (3E, E) layer.
-        self.qkv_proj: nn.Module | None = None
-
-    def fuse_projections(self) -> None:
-        """Replace the Q, K and V layers by one ``(3E, E)`` layer computing all three in one
-        call (for inference; self-attention only, as every input is then the same)."""
-        if self.qkv_proj is not None:
-            return
-        parts = (self.q_proj, self.k_proj, self.v_proj)
-        weight = self.q_proj.weight
-        fused = nn.Linear(weight.shape[1], 3 * weight.shape[0], device=weight.device)
-        with torch.no_grad():
-            fused.weight.copy_(torch.cat([part.weight for part in parts]))
-            fused.bias.copy_(torch.cat([part.bias for part in parts]))
-        self.qkv_proj = fused.to(weight.dtype)
-        del self.q_proj, self.k_proj, self.v_proj
 
     def split_heads(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, L, D)`` -> ``(B, H, L, K)``."""
@@ -121,13 +90,7 @@ class MultiHeadAttention(nn.Module):
 
     def project_self(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Q, K and V of one sequence ``(B, L, D)`` -> three ``(B, H, L, K)``."""
-        if self.qkv_proj is None:
-            return (
-                self.split_heads(self.q_proj(x)),
-                *self.project_keys_values(x),
-            )
-        queries, keys, values = self.qkv_proj(x).chunk(3, dim=-1)  # (B, L, D) views
-        return self.split_heads(queries), self.split_heads(keys), self.split_heads(values)
+        return self.split_heads(self.q_proj(x)), *self.project_keys_values(x)
 
     def project_keys_values(self, memory: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """K and V of a key sequence ``(B, S, D)`` -> two ``(B, H, S, K)``."""
@@ -146,8 +109,6 @@ class MultiHeadAttention(nn.Module):
         if query is key and key is value:
             queries, keys, values = self.project_self(query)  # (B, H, T, K) each
             return self.attend_heads(queries, keys, values, mask, need_weights=need_weights)
-        if self.qkv_proj is not None:
-            raise ValueError("fused Q/K/V projections serve self-attention only")
         keys = self.split_heads(self.k_proj(key))  # (B, H, S, K)
         values = self.split_heads(self.v_proj(value))  # (B, H, S, K)
         return self.attend_projected(query, keys, values, mask, need_weights=need_weights)

@@ -13,7 +13,7 @@ from transformer_mt.model.lstm import LSTMSeq2Seq
 from transformer_mt.model.lstm_config import LSTMConfig
 from transformer_mt.model.transformer import Transformer
 
-ModelConfig = TransformerConfig | LSTMConfig
+ArchitectureConfig = TransformerConfig | LSTMConfig
 Model = Transformer | LSTMSeq2Seq
 MODEL_KINDS: dict[str, type[TransformerConfig] | type[LSTMConfig]] = {
     TransformerConfig.kind: TransformerConfig,
@@ -21,19 +21,19 @@ MODEL_KINDS: dict[str, type[TransformerConfig] | type[LSTMConfig]] = {
 }
 
 
-def build_model(config: ModelConfig) -> Model:
+def build_model(config: ArchitectureConfig) -> Model:
     """A freshly initialised model for ``config`` (the global torch seed decides the weights)."""
     if isinstance(config, LSTMConfig):
         return LSTMSeq2Seq(config)
     return Transformer(config)
 
 
-def config_to_dict(config: ModelConfig) -> dict[str, Any]:
+def config_to_dict(config: ArchitectureConfig) -> dict[str, Any]:
     """The config's fields plus its ``kind``, as saved in ``model.json``."""
     return {"kind": config.kind, **config.to_dict()}
 
 
-def config_from_dict(values: dict[str, Any]) -> ModelConfig:
+def config_from_dict(values: dict[str, Any]) -> ArchitectureConfig:
     """Inverse of :func:`config_to_dict`; raises ``ValueError`` for an unknown kind or field."""
     fields = dict(values)
     kind = fields.pop("kind", TransformerConfig.kind)

@@ -134,18 +134,13 @@ class DecoderLayer(nn.Module):
         x = self.cross_attention_residual(x, cross_attend)
         return self.feed_forward_residual(x, self.feed_forward)
 
-    def start_cache(
-        self, memory: torch.Tensor, capacity: int = 0, dtype: torch.dtype | None = None
-    ) -> LayerCache:
-        """Project the encoder memory ``(A, S, D)`` to cross-attention K/V once per source.
-
-        ``dtype``: keep the cached keys and values in it (e.g. bf16), else in the model's."""
+    def start_cache(self, memory: torch.Tensor, capacity: int = 0) -> LayerCache:
+        """Project the encoder memory ``(A, S, D)`` to cross-attention K/V once per source."""
         keys, values = self.cross_attention.project_keys_values(memory)  # (A, H, S, K) each
-        # Contiguous once here, or every step's attention would copy these head-split views
-        # (``.to`` returns a tensor as it is when its dtype already matches, so not through it).
-        keys = keys.to(dtype or keys.dtype).contiguous()
-        values = values.to(dtype or values.dtype).contiguous()
-        return LayerCache(cross_keys=keys, cross_values=values, capacity=capacity)
+        # Contiguous once here, or every step's attention would copy these head-split views.
+        return LayerCache(
+            cross_keys=keys.contiguous(), cross_values=values.contiguous(), capacity=capacity
+        )
 
     def step(
         self,

@@ -16,12 +16,6 @@ from transformer_mt.model.encoder_decoder import EncoderDecoder
 from transformer_mt.model.init import initialize, resolve
 from transformer_mt.model.layers import AttentionWeights, DecoderLayer, EncoderLayer
 
-# Rows x model width from which a low-precision cache (``cache_dtype``) pays: attention then
-# mostly reads cached keys and values from memory, and bf16 halves that. Measured with int8
-# layers on one core: Transformer-base at 32 sentences, beam 4 +10%, greedy +14%; the d-256
-# quick-start model at 32 sentences, beam 4 (128 rows) +8%, greedy (32 rows) -6%.
-LOW_PRECISION_CACHE_SIZE = 32 * 512
-
 
 class Transformer(EncoderDecoder):
     """Encoder-decoder Transformer for translation (Vaswani et al. 2017).
@@ -29,9 +23,6 @@ class Transformer(EncoderDecoder):
     ``forward(src_ids, tgt_in_ids)`` runs teacher forcing: all target positions in one pass.
     Inference calls :meth:`encode` once, :meth:`start_cache`, then :meth:`decode_step` per token.
     """
-
-    # Set for inference (e.g. bf16 with int8 layers): the dtype of cached keys and values.
-    cache_dtype: torch.dtype | None = None
 
     def __init__(self, config: TransformerConfig) -> None:
         super().__init__()
@@ -107,14 +98,11 @@ class Transformer(EncoderDecoder):
 
         memory ``(A, S, D)`` and src_ids ``(A, S)`` have one row per sentence; decoding then
         runs ``beams`` rows per sentence (consecutive). ``capacity`` preallocates the
-        self-attention cache for that many steps (it grows if exceeded). Keys and values are
-        cached in ``cache_dtype`` when it is set and the batch has many rows.
+        self-attention cache for that many steps (it grows if exceeded).
         """
-        large = memory.shape[0] * beams * self.config.d_model >= LOW_PRECISION_CACHE_SIZE
-        dtype = self.cache_dtype if large else None
         source_mask = masks.cross_mask(src_ids, self.config.pad_id)  # (A, 1, 1, S)
         return DecoderCache(
-            layers=[layer.start_cache(memory, capacity, dtype) for layer in self.decoder_layers],
+            layers=[layer.start_cache(memory, capacity) for layer in self.decoder_layers],
             source_mask=source_mask,
             padded=not bool(source_mask.all()),
             beams=beams,

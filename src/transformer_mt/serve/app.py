@@ -21,7 +21,8 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from transformer_mt import __version__
-from transformer_mt.decoding.translator import Translation, Translator, make_strategy
+from transformer_mt.config.decoding import DecodingOptions, OptionError
+from transformer_mt.decoding.translator import Translation, Translator
 from transformer_mt.errors import UserError
 from transformer_mt.serve.batcher import MicroBatcher, ModelWorker, OverloadedError
 from transformer_mt.serve.explain import Explainer
@@ -35,7 +36,6 @@ from transformer_mt.serve.limits import (
 )
 from transformer_mt.serve.schemas import (
     CandidateOut,
-    DecodingOptions,
     ErrorResponse,
     ExplainRequest,
     HealthResponse,
@@ -69,9 +69,7 @@ def create_app(
     limits = limits or Limits()
     worker = ModelWorker()
     batcher: MicroBatcher[DecodingOptions, Translation] = MicroBatcher(
-        lambda sentences, options: translator.translate_detailed(
-            sentences, **options.search_kwargs()
-        ),
+        lambda sentences, options: translator.translate_detailed(sentences, options),
         worker,
         max_wait_s=max_wait_s,
         max_batch_sentences=max_batch_sentences,
@@ -141,13 +139,15 @@ def create_app(
 
 def decoding_options(request: TranslateRequest, limits: Limits) -> DecodingOptions:
     """The request's decoding options, checked against the server's limits and each other."""
-    options = DecodingOptions.model_validate(request.model_dump(exclude={"sentences"}))
+    try:
+        options = request.decoding_options()
+    except OptionError as error:
+        # A value out of range is an invalid request; values that contradict each other
+        # (n_best above beam_size, n_best with sampling) are invalid options.
+        kind = "invalid_options" if error.combination else "invalid_request"
+        raise ApiError(422, kind, str(error)) from None
     if not options.sample:
         check_beam_size(options.beam_size, limits)
-    try:
-        make_strategy(**options.search_kwargs())  # the Translator's own consistency checks
-    except ValueError as error:
-        raise ApiError(422, "invalid_options", str(error)) from None
     return options
 
 

@@ -9,35 +9,61 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from transformer_mt.config.decoding import FIELDS, DecodingOptions
+
+# The decoding options a client may set: DecodingOptions' search fields, with its names,
+# types, defaults and help. Their values are validated by DecodingOptions itself (see
+# serve.app.decoding_options); length limits and batching stay the operator's.
+SERVED_OPTIONS = (
+    "beam_size",
+    "length_penalty",
+    "n_best",
+    "sample",
+    "temperature",
+    "top_k",
+    "top_p",
+    "seed",
+)
 
 
-class DecodingOptions(BaseModel):
-    """How to decode; the defaults are the command line's (beam search, 4 beams)."""
+def _request_fields() -> dict[str, Any]:
+    return {
+        name: (
+            _PYTHON_TYPES[str(FIELDS[name].type)],
+            Field(FIELDS[name].default, description=DecodingOptions.help(name)),
+        )
+        for name in SERVED_OPTIONS
+    }
 
+
+_PYTHON_TYPES: dict[str, type] = {"int": int, "float": float, "bool": bool}
+
+
+class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
-    beam_size: int = Field(4, ge=1, description="1 = greedy search.")
-    length_penalty: float = Field(1.0, ge=0.0, description="Beam score = log-prob / len**penalty.")
-    n_best: int = Field(1, ge=1, description="Candidates per sentence (at most beam_size).")
-    sample: bool = Field(False, description="Sample tokens instead of searching.")
-    temperature: float = Field(1.0, gt=0.0, description="With sample.")
-    top_k: int = Field(0, ge=0, description="With sample; 0 = off.")
-    top_p: float = Field(1.0, gt=0.0, le=1.0, description="With sample; 1 = off.")
-    seed: int = Field(0, ge=0, description="Random seed for sample (same seed, same output).")
 
-    def search_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments of ``Translator.translate_detailed`` / ``make_strategy``."""
-        return self.model_dump()
+DecodingRequest = create_model(
+    "DecodingRequest",
+    __base__=_Strict,
+    __doc__="How to decode; the defaults are the command line's (beam search, 4 beams).",
+    **_request_fields(),
+)
 
 
-class TranslateRequest(DecodingOptions):
+class TranslateRequest(DecodingRequest):  # type: ignore[misc,valid-type]  # built above
     """Sentences to translate and, optionally, how."""
 
     sentences: list[str] = Field(
         description="Source sentences; an empty string gives an empty translation.",
         examples=[["Hello world", "I like to drink tea."]],
     )
+
+    def decoding_options(self) -> DecodingOptions:
+        """The request's options as :class:`DecodingOptions` (raises ``OptionError``)."""
+        return DecodingOptions(**{name: getattr(self, name) for name in SERVED_OPTIONS})
 
 
 class CandidateOut(BaseModel):

@@ -12,10 +12,10 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from transformer_mt.artifacts.rundir import RunDir
+from transformer_mt.artifacts.weights import atomic_write, load_weights
 from transformer_mt.errors import UserError
 from transformer_mt.model.factory import build_model
-from transformer_mt.rundir import RunDir
-from transformer_mt.training.checkpoint import atomic_write, load_weights
 from transformer_mt.training.snapshot import FORMAT, list_checkpoints
 
 MODEL_PREFIX = "model."
@@ -71,12 +71,12 @@ def average_run_checkpoints(
     run = RunDir(run_dir)
     model_config = run.read_model_config()
     if not checkpoints:
-        checkpoints = list_checkpoints(run.path / "checkpoints")
+        checkpoints = list_checkpoints(run.checkpoints_dir)
         if not checkpoints:
-            raise UserError(f"{run.path}: no checkpoints in {run.path / 'checkpoints'}")
+            raise UserError(f"{run.path}: no checkpoints in {run.checkpoints_dir}")
         checkpoints = checkpoints[-last:] if last else checkpoints
     averaged = average_weights(checkpoints)
-    target = output or run.path / "averaged.safetensors"
+    target = output or run.averaged_weights
     atomic_write(target, lambda tmp: save_file(averaged, tmp, metadata={"format": "pt"}))
     load_weights(build_model(model_config), target)  # fails clearly if it does not fit the run
     return target, checkpoints

@@ -8,6 +8,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from transformer_mt.artifacts.rundir import RunDir
+
 CSV_COLUMNS = (
     "kind",
     "step",
@@ -34,12 +36,11 @@ class MetricsLog:
     resumes from are dropped first by :func:`truncate_after`.
     """
 
-    def __init__(self, run_path: Path, *, tensorboard: bool, resumed_at: int | None = None) -> None:
-        self.jsonl = run_path / "metrics.jsonl"
-        self.csv = run_path / "metrics.csv"
+    def __init__(self, run: RunDir, *, tensorboard: bool, resumed_at: int | None = None) -> None:
+        self.jsonl, self.csv = run.metrics, run.metrics_csv
         if resumed_at is not None:
-            truncate_after(run_path, resumed_at)
-        self.writer = _summary_writer(run_path / "tensorboard", resumed_at) if tensorboard else None
+            truncate_after(run, resumed_at)
+        self.writer = _summary_writer(run.tensorboard_dir, resumed_at) if tensorboard else None
 
     def write(self, record: dict[str, Any]) -> None:
         with self.jsonl.open("a", encoding="utf-8") as handle:
@@ -76,12 +77,11 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
     return records
 
 
-def truncate_after(run_path: Path, step: int) -> None:
+def truncate_after(run: RunDir, step: int) -> None:
     """Drop logged records after ``step`` (work a resumed run will redo)."""
-    jsonl = run_path / "metrics.jsonl"
-    kept = [r for r in read_metrics(jsonl) if r["step"] <= step]
-    jsonl.write_text("".join(json.dumps(r) + "\n" for r in kept), encoding="utf-8")
-    with (run_path / "metrics.csv").open("w", encoding="utf-8", newline="") as handle:
+    kept = [r for r in read_metrics(run.metrics) if r["step"] <= step]
+    run.metrics.write_text("".join(json.dumps(r) + "\n" for r in kept), encoding="utf-8")
+    with run.metrics_csv.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, CSV_COLUMNS, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(kept)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from transformer_mt.artifacts.rundir import RunDir
 from transformer_mt.errors import UserError
-from transformer_mt.rundir import RunDir
 from transformer_mt.training.metrics_log import read_metrics
 
 VALID_SERIES = ("valid_loss", "valid_bleu")

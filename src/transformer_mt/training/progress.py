@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from tqdm.auto import tqdm
 
-from transformer_mt.training.config import TrainingConfig
+from transformer_mt.config import TrainingConfig
 
 if TYPE_CHECKING:
     from transformer_mt.training.state import TrainState

@@ -12,10 +12,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from transformer_mt.artifacts.rundir import RunDir
+from transformer_mt.config import ExperimentConfig, load_config, with_absolute_paths
 from transformer_mt.errors import UserError
-from transformer_mt.model.factory import ModelConfig, config_to_dict
-from transformer_mt.rundir import RunDir
-from transformer_mt.training.config import ExperimentConfig, load_config, with_absolute_paths
+from transformer_mt.model.factory import ArchitectureConfig, config_to_dict
 from transformer_mt.training.snapshot import Snapshot, list_checkpoints, load_snapshot
 
 FIXED_SECTIONS = ("data", "model")
@@ -63,14 +63,14 @@ def check_resumable(run: RunDir) -> None:
     for required in (run.model_config_file, run.tokenizer_dir):
         if not required.exists():
             raise UserError(f"{run.path}: not a complete run directory (no {required.name})")
-    if not list_checkpoints(run.path / "checkpoints"):
+    if not list_checkpoints(run.checkpoints_dir):
         raise UserError(
             f"{run.path}: no checkpoint to resume from (checkpoints/ is empty: the run stopped "
             "before its first checkpoint); start it again with --overwrite"
         )
 
 
-def check_model_matches(run: RunDir, expected: ModelConfig) -> None:
+def check_model_matches(run: RunDir, expected: ArchitectureConfig) -> None:
     """The run's model.json must describe the model the config and tokenizer would build."""
     saved, wanted = config_to_dict(run.read_model_config()), config_to_dict(expected)
     differences = [
@@ -88,7 +88,7 @@ def check_model_matches(run: RunDir, expected: ModelConfig) -> None:
 def latest_snapshot(run: RunDir, report: Callable[[str], None]) -> tuple[Path, Snapshot]:
     """The newest checkpoint that loads (an unreadable one is reported and skipped)."""
     problems = []
-    for path in reversed(list_checkpoints(run.path / "checkpoints")):
+    for path in reversed(list_checkpoints(run.checkpoints_dir)):
         try:
             return path, load_snapshot(path)
         except UserError as error:

@@ -20,8 +20,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
+from transformer_mt.artifacts.weights import atomic_write
 from transformer_mt.errors import UserError
-from transformer_mt.training.checkpoint import atomic_write
 
 CHECKPOINT = re.compile(r"step-(\d{8})\.safetensors")
 FORMAT = "transformer-mt-checkpoint-1"

@@ -19,12 +19,12 @@ from typing import Any
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
+from transformer_mt.artifacts.rundir import RunDir
+from transformer_mt.artifacts.weights import apply_weights, save_weights, unique_tensors
+from transformer_mt.config import TrainingConfig
 from transformer_mt.data.batching import token_budget_batches
-from transformer_mt.evaluation.metrics import corpus_scores
 from transformer_mt.model.factory import Model
 from transformer_mt.training.averaging import WeightAverage
-from transformer_mt.training.checkpoint import apply_weights, save_weights, unique_tensors
-from transformer_mt.training.config import TrainingConfig
 from transformer_mt.training.distributed import Workers
 from transformer_mt.training.encoded import EncodedCorpus
 from transformer_mt.training.metrics_log import MetricsLog
@@ -46,6 +46,9 @@ from transformer_mt.training.step import (
 )
 
 Report = Callable[[str], None]
+# Validation BLEU, supplied by the caller (training imports no decoding or evaluation code):
+# sources, references -> (BLEU, chrF) of the model's translations of the sources.
+TranslationScore = Callable[[list[str], list[str]], tuple[float, float]]
 Position = tuple[int, int, list[Any] | None]  # epoch, batches consumed in it, its batch-order RNG
 
 
@@ -59,8 +62,8 @@ class Trainer:
         valid: EncodedCorpus,
         config: TrainingConfig,
         *,
-        run_path: Path,
-        translate: Callable[[list[str]], list[str]],
+        run: RunDir,
+        bleu: TranslationScore,
         valid_pairs: list[tuple[str, str]],
         device: torch.device,
         report: Report = print,
@@ -70,8 +73,8 @@ class Trainer:
         self.train_data, self.valid_data = train, valid
         self.lengths = train.lengths()
         self.config = config
-        self.run_path = run_path
-        self.translate = translate
+        self.run_dir = run
+        self.bleu = bleu
         self.bleu_pairs = valid_pairs[: config.bleu_sentences]
         self.device = device
         self.report = report
@@ -99,16 +102,12 @@ class Trainer:
         self.saved_step: int | None = None  # step of the latest checkpoint
         self.log: MetricsLog | None = None
 
-    @property
-    def checkpoints_dir(self) -> Path:
-        return self.run_path / "checkpoints"
-
     # -- the loop ----------------------------------------------------------------------------
     def run(self) -> TrainState:
         config, state, workers = self.config, self.state, self.workers
         if workers.is_main:
             self.log = MetricsLog(
-                self.run_path, tensorboard=config.tensorboard, resumed_at=self.resumed_at
+                self.run_dir, tensorboard=config.tensorboard, resumed_at=self.resumed_at
             )
         per_update = config.accumulate * workers.world_size
         updates_per_epoch = math.ceil(self.train_data.num_batches(config.max_tokens) / per_update)
@@ -281,10 +280,8 @@ class Trainer:
         loss, accuracy = self.validation_loss()
         record = {"valid_loss": loss, "valid_ppl": math.exp(min(loss, 50)), "valid_acc": accuracy}
         if with_bleu:
-            hypotheses = self.translate([source for source, _ in self.bleu_pairs])
-            scores = corpus_scores(hypotheses, [target for _, target in self.bleu_pairs])
-            record["valid_bleu"] = scores.bleu
-            record["valid_chrf"] = scores.chrf
+            sources, references = zip(*self.bleu_pairs, strict=True)
+            record["valid_bleu"], record["valid_chrf"] = self.bleu(list(sources), list(references))
         self._log(record, kind="valid")
         shown = "  ".join(f"{k}={v:.3f}" for k, v in record.items())
         self.report(f"step {state.step} epoch {state.epoch}: {shown}")
@@ -294,7 +291,7 @@ class Trainer:
         if improved(config.best_metric, score, state.best_score):
             state.best_score, state.best_step = score, state.step
             state.checks_without_improvement = 0
-            save_weights(self.model, self.run_path / "model.safetensors")
+            save_weights(self.model, self.run_dir.weights)
             return
         state.checks_without_improvement += 1
         if config.patience is not None and state.checks_without_improvement >= config.patience:
@@ -346,10 +343,10 @@ class Trainer:
         """Write a resumable checkpoint (rank 0) and prune old ones; see :meth:`snapshot`."""
         snapshot = self.snapshot(collective=collective)
         if self.workers.is_main:
-            path = checkpoint_path(self.checkpoints_dir, self.state.step)
+            path = checkpoint_path(self.run_dir.checkpoints_dir, self.state.step)
             save_snapshot(path, snapshot)
-            save_weights(self.model, self.run_path / "last.safetensors")
-            prune_checkpoints(self.checkpoints_dir, self.config.keep_last)
+            save_weights(self.model, self.run_dir.last_weights)
+            prune_checkpoints(self.run_dir.checkpoints_dir, self.config.keep_last)
         self.saved_step = self.state.step
         if collective:
             self.workers.barrier()

@@ -10,12 +10,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from transformer_mt.comparison.long_range import LengthScore, LongRangeSettings
-from transformer_mt.comparison.study import Architecture, StudyResults, StudySettings
-from transformer_mt.comparison.throughput import SpeedRow
-from transformer_mt.comparison.translation import BucketScore, QualityPoint
+from comparison.long_range import LengthScore, LongRangeSettings
+from comparison.study import Architecture, StudyResults, StudySettings
+from comparison.throughput import SpeedRow
+from comparison.translation import BucketScore, QualityPoint
+from transformer_mt.config import TrainingConfig
 from transformer_mt.errors import UserError
-from transformer_mt.training.config import TrainingConfig
 
 
 def to_json(results: StudyResults) -> dict[str, Any]:

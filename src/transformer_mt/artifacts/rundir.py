@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from transformer_mt.errors import UserError
-from transformer_mt.model.factory import ModelConfig, config_from_dict, config_to_dict
+from transformer_mt.model.factory import ArchitectureConfig, config_from_dict, config_to_dict
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,12 @@ class RunDir:
     - ``tokenizer/``: the SentencePiece model(s)
     - ``model.safetensors``: the best weights by validation BLEU (used for translation)
     - ``last.safetensors``: the weights at the latest validation
-    - ``metrics.jsonl``: one JSON object per logged event
+    - ``checkpoints/``: the last few resumable checkpoints
+    - ``metrics.jsonl`` / ``metrics.csv``: one record per logged event; ``tensorboard/``
+    - ``summary.json``: steps, time and best score of the finished run
+    - ``eval-<data>.json``: each ``evaluate`` result; ``explain/``: ``explain``'s figures
+
+    Every command reaches these files through this class, never by spelling their names.
     """
 
     path: Path
@@ -45,14 +50,42 @@ class RunDir:
         return self.path / "last.safetensors"
 
     @property
+    def averaged_weights(self) -> Path:
+        return self.path / "averaged.safetensors"
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.path / "checkpoints"
+
+    @property
     def metrics(self) -> Path:
         return self.path / "metrics.jsonl"
 
-    def write_model_config(self, config: ModelConfig) -> None:
+    @property
+    def metrics_csv(self) -> Path:
+        return self.path / "metrics.csv"
+
+    @property
+    def tensorboard_dir(self) -> Path:
+        return self.path / "tensorboard"
+
+    @property
+    def summary(self) -> Path:
+        return self.path / "summary.json"
+
+    @property
+    def explain_dir(self) -> Path:
+        return self.path / "explain"
+
+    def evaluation_record(self, data_name: str) -> Path:
+        """Where ``evaluate`` records its scores on the data called ``data_name``."""
+        return self.path / f"eval-{data_name}.json"
+
+    def write_model_config(self, config: ArchitectureConfig) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
         self.model_config_file.write_text(json.dumps(config_to_dict(config), indent=2) + "\n")
 
-    def read_model_config(self) -> ModelConfig:
+    def read_model_config(self) -> ArchitectureConfig:
         if not self.model_config_file.is_file():
             raise UserError(
                 f"{self.path}: not a run directory (no model.json); train one with "

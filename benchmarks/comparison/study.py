@@ -19,28 +19,28 @@ from typing import Any
 
 import torch
 
-from transformer_mt.comparison.harness import Probe
-from transformer_mt.comparison.long_range import (
+from comparison.harness import Probe
+from comparison.long_range import (
     LengthScore,
     LongRangeSettings,
     accuracy_by_length,
     train_on_task,
 )
-from transformer_mt.comparison.matching import matched_lstm
-from transformer_mt.comparison.throughput import SpeedRow, epoch_speed
-from transformer_mt.comparison.translation import (
+from comparison.matching import matched_lstm
+from comparison.throughput import SpeedRow, epoch_speed
+from comparison.translation import (
     BucketScore,
     QualityPoint,
     length_buckets,
     score_snapshots,
     train_with_snapshots,
 )
+from transformer_mt.config import TrainingConfig
 from transformer_mt.data.pairs import Splits
 from transformer_mt.data.synthetic import TASKS, SyntheticTask
 from transformer_mt.data.tokenizer import Tokenizer
 from transformer_mt.model.config import TransformerConfig
-from transformer_mt.model.factory import ModelConfig, build_model, parameter_count
-from transformer_mt.training.config import TrainingConfig
+from transformer_mt.model.factory import ArchitectureConfig, build_model, parameter_count
 from transformer_mt.training.encoded import EncodedCorpus
 
 Report = Callable[[str], None]
@@ -159,12 +159,12 @@ def hardware() -> dict[str, Any]:
     }
 
 
-def model_pair(architecture: Architecture, vocab_size: int) -> dict[str, ModelConfig]:
+def model_pair(architecture: Architecture, vocab_size: int) -> dict[str, ArchitectureConfig]:
     transformer = architecture.transformer(vocab_size)
     return {"transformer": transformer, "lstm": matched_lstm(transformer)}
 
 
-def fresh_model(config: ModelConfig, seed: int) -> Any:
+def fresh_model(config: ArchitectureConfig, seed: int) -> Any:
     torch.manual_seed(seed)
     return build_model(config)
 
@@ -300,7 +300,7 @@ def run_study(
     return results
 
 
-def _record_sizes(results: StudyResults, name: str, configs: dict[str, ModelConfig]) -> None:
+def _record_sizes(results: StudyResults, name: str, configs: dict[str, ArchitectureConfig]) -> None:
     results.parameters[name] = {
         label: parameter_count(build_model(config)) for label, config in configs.items()
     }

@@ -15,10 +15,10 @@ from typing import Any
 
 import torch
 
-from transformer_mt.comparison.harness import make_trainer, train
+from comparison.harness import make_trainer, train
+from transformer_mt.config import TrainingConfig
 from transformer_mt.data.synthetic import SyntheticTask
 from transformer_mt.model.factory import Model
-from transformer_mt.training.config import TrainingConfig
 from transformer_mt.training.encoded import EncodedCorpus
 
 

@@ -1,7 +1,13 @@
-"""``transformer-mt train``: from a config to a run directory with a trained model."""
+"""``transformer-mt train``: from a config to a run directory with a trained model.
+
+This is where data, tokenizer, model, trainer and the validation translator meet: the training
+package knows nothing of decoding or evaluation; it is handed a function that scores the model's
+translations of the validation sentences.
+"""
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
@@ -12,25 +18,27 @@ from pathlib import Path
 import torch
 import yaml
 
+from transformer_mt.artifacts.rundir import RunDir
+from transformer_mt.config import (
+    DecodingOptions,
+    ExperimentConfig,
+    architecture_config,
+    with_absolute_paths,
+)
 from transformer_mt.data.corpus import load_splits
 from transformer_mt.data.pairs import Splits
 from transformer_mt.data.tatoeba import TATOEBA_CREDIT
 from transformer_mt.data.tokenizer import Tokenizer
 from transformer_mt.decoding.translator import Translator
 from transformer_mt.errors import UserError
-from transformer_mt.model.factory import build_model, parameter_count
-from transformer_mt.rundir import RunDir
+from transformer_mt.evaluation.metrics import corpus_scores
+from transformer_mt.model.factory import Model, build_model, parameter_count
 from transformer_mt.runtime import configure_cpu, resolve_device
-from transformer_mt.training.config import (
-    ExperimentConfig,
-    architecture_config,
-    with_absolute_paths,
-)
 from transformer_mt.training.distributed import Workers, start_workers, stop_workers
 from transformer_mt.training.encoded import EncodedCorpus
 from transformer_mt.training.resume import check_model_matches, check_resumable, latest_snapshot
 from transformer_mt.training.state import TrainState
-from transformer_mt.training.trainer import Trainer
+from transformer_mt.training.trainer import Trainer, TranslationScore
 
 Report = Callable[[str], None]
 
@@ -75,6 +83,7 @@ def prepare_run_dir(config: ExperimentConfig, *, overwrite: bool) -> RunDir:
 
 
 def write_config(run: RunDir, config: ExperimentConfig) -> None:
+    """The resolved config (every default filled in) as the run's ``config.yaml``."""
     run.config_file.write_text(
         "# Resolved configuration of this run (all defaults filled in).\n"
         + yaml.safe_dump(config.to_dict(), sort_keys=False, allow_unicode=True),
@@ -178,8 +187,8 @@ def _train(
         train_data,
         valid_data,
         training,
-        run_path=run.path,
-        translate=_validation_translator(Translator(model, tokenizer, device), config),
+        run=run,
+        bleu=validation_bleu(model, tokenizer, device, config.evaluation),
         valid_pairs=splits.valid,
         device=device,
         report=report,
@@ -208,22 +217,24 @@ def _silent(_: str) -> None:
     pass
 
 
-def _validation_translator(
-    translator: Translator, config: ExperimentConfig
-) -> Callable[[list[str]], list[str]]:
-    """Greedy decoding of validation sentences, for BLEU during training."""
-    evaluation = config.evaluation
+def validation_bleu(
+    model: Model, tokenizer: Tokenizer, device: torch.device, evaluation: DecodingOptions
+) -> TranslationScore:
+    """BLEU and chrF of greedy translations of validation sentences, for training.
 
-    def translate(sentences: list[str]) -> list[str]:
-        return translator.translate(
-            sentences,
-            beam_size=1,
-            max_length_ratio=evaluation.max_length_ratio,
-            max_length_offset=evaluation.max_length_offset,
-            batch_size=128,
-        )
+    Each check decodes a copy of the live model turned into its fast inference form (the
+    trainer's model itself must stay trainable); lengths limits come from ``evaluation``."""
+    options = evaluation.replace(beam_size=1, n_best=1, sample=False, batch_size=128)
 
-    return translate
+    def score(sources: list[str], references: list[str]) -> tuple[float, float]:
+        # The training's random streams (dropout) must not see validation: exact resume.
+        with torch.random.fork_rng(devices=[]):
+            translator = Translator(copy.deepcopy(model), tokenizer, device, fast=True)
+            hypotheses = translator.translate(sources, options)
+        scores = corpus_scores(hypotheses, references)
+        return scores.bleu, scores.chrf
+
+    return score
 
 
 def write_summary(run: RunDir, state: TrainState, best_metric: str) -> None:
@@ -238,4 +249,4 @@ def write_summary(run: RunDir, state: TrainState, best_metric: str) -> None:
         "best_score": state.best_score,
         "stopped_early": state.stopped_early,
     }
-    (run.path / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    run.summary.write_text(json.dumps(summary, indent=2) + "\n")

@@ -1,22 +1,23 @@
-"""The output projection's decoding path (a transposed weight copy) equals the plain layer."""
+"""The inference Transformer's output layer (a transposed weight copy for a few rows) equals the
+plain layer, follows weight changes and never serves training."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from transformer_mt.decoding.precision import PackedLinear, packing_available
+from transformer_mt.inference.linear import PackedLinear, packing_available
+from transformer_mt.inference.model import FEW_ROWS, InferenceTransformer
 from transformer_mt.model import Transformer, TransformerConfig
-from transformer_mt.model.encoder_decoder import FEW_ROWS
 
 
-def model() -> Transformer:
+def model() -> InferenceTransformer:
     torch.manual_seed(0)
     config = TransformerConfig(
         src_vocab_size=50, tgt_vocab_size=50, d_model=16, num_heads=2, num_encoder_layers=1,
         num_decoder_layers=1, d_ff=32, dropout=0.0,
     )  # fmt: skip
-    return Transformer(config).eval()
+    return InferenceTransformer.convert(Transformer(config).eval())
 
 
 def test_few_rows_in_inference_equal_the_linear_layer() -> None:

@@ -6,13 +6,14 @@ import pytest
 import torch
 
 from cli.toy_data import toy_pairs, trained_toy_run
-from transformer_mt.decoding.precision import Int8Linear, PackedLinear, packing_available
+from transformer_mt.artifacts.rundir import RunDir
+from transformer_mt.artifacts.weights import load_weights
 from transformer_mt.decoding.translator import Translator
 from transformer_mt.errors import UserError
+from transformer_mt.inference import linear
+from transformer_mt.inference.linear import Int8Linear, PackedLinear, packing_available
 from transformer_mt.model.attention import MultiHeadAttention
 from transformer_mt.model.factory import build_model
-from transformer_mt.rundir import RunDir
-from transformer_mt.training.checkpoint import load_weights
 
 SOURCES = [source for source, _ in toy_pairs(40, seed=3)]
 # (share of identical beam-4 outputs, relative error of teacher-forced scores) at least/at most.
@@ -53,10 +54,11 @@ def test_modes_convert_the_weights(tmp_path_factory: pytest.TempPathFactory) -> 
     assert len(fused) == len(attention) // 3 * 2  # every self-attention; cross stays apart
 
 
-@pytest.mark.skipif(not packing_available(), reason="this PyTorch build has no oneDNN")
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 @pytest.mark.parametrize("bias", [True, False])
 def test_a_packed_linear_layer_computes_the_linear_layer(dtype: torch.dtype, bias: bool) -> None:
+    if not packing_available(dtype):
+        pytest.skip(f"this PyTorch build or CPU has no oneDNN packing for {dtype}")
     torch.manual_seed(0)
     linear = torch.nn.Linear(48, 80, bias=bias).to(dtype)
     packed = PackedLinear(linear)
@@ -101,6 +103,16 @@ def test_a_loaded_translator_packs_its_layers_and_translates_as_the_plain_model(
     want = torch.tensor(plain.score(SOURCES, expected))
     got = torch.tensor(packed.score(SOURCES, expected))
     torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_a_cpu_without_bf16_packing_still_translates_in_bf16(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Packing is chosen per weight dtype: bf16 needs AVX-512 (or AVX-NE) in oneDNN."""
+    monkeypatch.setattr(linear, "bf16_packing_supported", lambda: False)
+    translator = Translator.load(trained_toy_run(tmp_path_factory).run_dir, dtype="bf16")
+    assert not any(isinstance(m, PackedLinear) for m in translator.model.modules())
+    assert len(translator.translate(SOURCES[:3], beam_size=2)) == 3
 
 
 def test_unknown_dtype_is_a_user_error(tmp_path_factory: pytest.TempPathFactory) -> None:

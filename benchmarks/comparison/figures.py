@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from transformer_mt.comparison.long_range import LengthScore
-from transformer_mt.comparison.throughput import SpeedRow
-from transformer_mt.comparison.translation import BucketScore, QualityPoint
+from comparison.long_range import LengthScore
+from comparison.throughput import SpeedRow
+from comparison.translation import BucketScore, QualityPoint
 
 MODELS = ("transformer", "lstm")
 STYLE = {"transformer": ("tab:blue", "o"), "lstm": ("tab:orange", "s")}

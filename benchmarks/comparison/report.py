@@ -9,9 +9,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from transformer_mt.comparison import figures
-from transformer_mt.comparison.saved import to_json
-from transformer_mt.comparison.study import StudyResults
+from comparison import figures
+from comparison.saved import to_json
+from comparison.study import StudyResults
 
 NAME = "transformer-vs-lstm"
 SECTIONS = (

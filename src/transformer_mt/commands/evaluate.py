@@ -5,18 +5,17 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import yaml
 
+from transformer_mt.artifacts.rundir import RunDir
+from transformer_mt.commands.train import experiment_splits
+from transformer_mt.config import DecodingOptions, ExperimentConfig, config_from_dict
 from transformer_mt.data.readers import read_text_lines
 from transformer_mt.decoding.translator import Translator
 from transformer_mt.errors import UserError
 from transformer_mt.evaluation.metrics import Scores, corpus_scores
-from transformer_mt.rundir import RunDir
 from transformer_mt.runtime import configure_cpu
-from transformer_mt.training.config import config_from_dict
-from transformer_mt.training.run import experiment_splits
 
 
 def split_pairs(
@@ -26,16 +25,30 @@ def split_pairs(
 
     ``report`` receives notes from reading the data (skipped rows), never mixed into results.
     """
-    run = RunDir(run_dir)
-    if not run.config_file.is_file():
-        raise UserError(f"{run_dir}: not a run directory (no config.yaml)")
-    raw = yaml.safe_load(run.config_file.read_text(encoding="utf-8"))
-    config = config_from_dict(raw, source=str(run.config_file))
-    splits = experiment_splits(config, report)
+    splits = experiment_splits(run_config(run_dir), report)
     pairs = splits.test if split == "test" else splits.valid
     if not pairs:
         raise UserError(f"{run_dir}: the run's data has no {split} split; use --src/--ref")
     return [s for s, _ in pairs], [t for _, t in pairs]
+
+
+def run_config(run_dir: Path) -> ExperimentConfig:
+    """The resolved config a run directory was trained with."""
+    run = RunDir(run_dir)
+    if not run.config_file.is_file():
+        raise UserError(f"{run_dir}: not a run directory (no config.yaml)")
+    try:
+        raw = yaml.safe_load(run.config_file.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise UserError(f"{run.config_file}: not a readable config ({error})") from None
+    if not isinstance(raw, dict):
+        raise UserError(f"{run.config_file}: not a config (the top level must be a mapping)")
+    return config_from_dict(raw, source=str(run.config_file))
+
+
+def run_decoding_options(run_dir: Path) -> DecodingOptions:
+    """How ``evaluate`` decodes by default: the run config's ``evaluation:`` section."""
+    return run_config(run_dir).evaluation
 
 
 def file_pairs(source: Path, reference: Path) -> tuple[list[str], list[str]]:
@@ -57,30 +70,23 @@ def evaluate_run(
     device: str = "cpu",
     weights: str | None = None,
     dtype: str = "fp32",
-    search: dict[str, Any] | None = None,
+    options: DecodingOptions | None = None,
     report: Callable[[str], None] = print,
 ) -> Scores:
     """Translate, score with sacreBLEU, and record the result in the run directory."""
     configure_cpu(None)
     translator = Translator.load(run_dir, device=device, weights=weights, dtype=dtype)
     sources, references = file_pairs(*files) if files else split_pairs(run_dir, split, report)
-    options = search or {}
+    options = options or DecodingOptions()
     precision = "" if dtype == "fp32" else f", {dtype}"
-    report(f"translating {len(sources)} sentences ({_describe(options)}{precision})")
-    hypotheses = translator.translate(sources, progress=True, **options)
+    report(f"translating {len(sources)} sentences ({options.describe()}{precision})")
+    hypotheses = translator.translate(sources, options, progress=True)
     scores = corpus_scores(hypotheses, references)
     name = files[0].name if files else split
     if output is not None:
         output.write_text("".join(h + "\n" for h in hypotheses), encoding="utf-8")
-    record = {"data": name, "decoding": options, "dtype": dtype, **scores.__dict__}
-    (run_dir / f"eval-{name}.json").write_text(
+    record = {"data": name, "decoding": options.to_dict(), "dtype": dtype, **scores.__dict__}
+    RunDir(run_dir).evaluation_record(name).write_text(
         json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
     return scores
-
-
-def _describe(options: dict[str, Any]) -> str:
-    if options.get("sample"):
-        return "sampling"
-    beam = options.get("beam_size", 4)
-    return "greedy" if beam == 1 else f"beam {beam}"

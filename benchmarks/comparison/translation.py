@@ -14,17 +14,17 @@ from typing import Any
 
 import torch
 
-from transformer_mt.comparison.harness import (
+from comparison.harness import (
     Probe,
     ProbeResult,
     TrainingProgress,
     pick_learning_rate,
 )
+from transformer_mt.config import TrainingConfig
 from transformer_mt.data.tokenizer import Tokenizer
 from transformer_mt.decoding.translator import Translator
 from transformer_mt.evaluation.metrics import corpus_scores
 from transformer_mt.model.factory import Model
-from transformer_mt.training.config import TrainingConfig
 from transformer_mt.training.encoded import EncodedCorpus
 
 Weights = dict[str, torch.Tensor]

@@ -14,18 +14,18 @@ from typing import Any
 
 import torch
 
-from transformer_mt.comparison.harness import (
+from comparison.harness import (
     Probe,
     ProbeResult,
     Session,
     pick_learning_rate,
 )
+from transformer_mt.config import TrainingConfig
 from transformer_mt.data.batching import pad_sequences
 from transformer_mt.data.synthetic import SyntheticTask, score_outputs
 from transformer_mt.data.tokenizer import EOS_ID, PAD_ID
 from transformer_mt.decoding.search import GreedySearch
 from transformer_mt.model.factory import Model
-from transformer_mt.training.config import TrainingConfig
 from transformer_mt.training.encoded import EncodedCorpus
 
 

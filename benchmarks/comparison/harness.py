@@ -19,9 +19,10 @@ from pathlib import Path
 
 import torch
 
+from transformer_mt.artifacts.rundir import RunDir
+from transformer_mt.config import TrainingConfig
 from transformer_mt.data.batching import token_budget_batches
 from transformer_mt.model.factory import Model
-from transformer_mt.training.config import TrainingConfig
 from transformer_mt.training.encoded import EncodedCorpus
 from transformer_mt.training.trainer import Trainer
 
@@ -54,8 +55,8 @@ def make_trainer(
         corpus,
         corpus,
         training,
-        run_path=work_dir,
-        translate=lambda sentences: sentences,
+        run=RunDir(work_dir),
+        bleu=lambda sources, references: (0.0, 0.0),
         valid_pairs=[],
         device=torch.device("cpu"),
         report=lambda _: None,

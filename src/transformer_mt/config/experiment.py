@@ -8,24 +8,20 @@ that lists the valid ones.
 from __future__ import annotations
 
 import dataclasses
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from transformer_mt.config.decoding import DecodingOptions
 from transformer_mt.data.tokenizer import BOS_ID, EOS_ID, PAD_ID
 from transformer_mt.errors import ConfigError
 from transformer_mt.model.config import TransformerConfig
-from transformer_mt.model.factory import MODEL_KINDS
-from transformer_mt.model.factory import ModelConfig as ArchitectureConfig
+from transformer_mt.model.factory import MODEL_KINDS, ArchitectureConfig
 from transformer_mt.model.lstm_config import LSTMConfig
 
 DIRECTIONS = ("en-zh", "zh-en")
 PRECISIONS = ("fp32", "bf16", "fp16")
 STOPPING_METRICS = ("valid_bleu", "valid_loss")
-_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")  # also 5e-4, a str in YAML 1.1
 
 
 @dataclass(frozen=True)
@@ -160,21 +156,13 @@ class TrainingConfig:
 
 
 @dataclass(frozen=True)
-class EvaluationConfig:
-    beam_size: int = 4
-    length_penalty: float = 1.0
-    max_length_ratio: float = 2.0  # output limit = ratio * source tokens + offset
-    max_length_offset: int = 10
-    batch_size: int = 64  # sentences decoded together
-
-
-@dataclass(frozen=True)
 class ExperimentConfig:
     run_dir: str = "runs/default"
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     training: TrainingConfig = field(default_factory=lambda: TrainingConfig(max_epochs=10))
-    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    # How evaluate and the validation translator decode (see config/decoding.py).
+    evaluation: DecodingOptions = field(default_factory=DecodingOptions)
 
     def to_dict(self) -> dict[str, Any]:
         return _plain(dataclasses.asdict(self))
@@ -184,149 +172,8 @@ SECTIONS: dict[str, type] = {
     "data": DataConfig,
     "model": ModelConfig,
     "training": TrainingConfig,
-    "evaluation": EvaluationConfig,
+    "evaluation": DecodingOptions,
 }
-
-
-PRESETS_DIR = Path(__file__).resolve().parent.parent / "configs"
-
-
-def preset_names() -> list[str]:
-    """Names of the presets shipped with the package (``configs/*.yaml``)."""
-    return sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))
-
-
-def resolve_config_path(name: str | Path) -> Path:
-    """A YAML file path, or the name of a shipped preset such as ``quickstart``."""
-    path = Path(name)
-    if path.is_file():
-        return path
-    preset = PRESETS_DIR / f"{name}.yaml"
-    if preset.is_file():
-        return preset
-    raise ConfigError(
-        f"{path}: no such config file (shipped presets: {', '.join(preset_names()) or 'none'})"
-    )
-
-
-def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> ExperimentConfig:
-    """Read a YAML config (path or preset name) and apply ``section.key=value`` overrides."""
-    path = resolve_config_path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML: {_one_line(error)}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping of sections")
-    for override in overrides:
-        _apply_override(raw, override)
-    return config_from_dict(raw, source=str(path))
-
-
-def config_from_dict(raw: dict[str, Any], source: str = "config") -> ExperimentConfig:
-    """Build and validate a config from plain data (as read from YAML)."""
-    unknown = sorted(set(raw) - {"run_dir", *SECTIONS})
-    if unknown:
-        raise ConfigError(
-            f"{source}: unknown section(s) {unknown}; valid: run_dir, {list(SECTIONS)}"
-        )
-    sections: dict[str, Any] = {}
-    for name, cls in SECTIONS.items():
-        values = raw.get(name) or {}
-        if not isinstance(values, dict):
-            raise ConfigError(f"{source}: section '{name}' must be a mapping")
-        _check_keys(name, cls, values, source)
-        try:
-            sections[name] = cls(**_coerce(cls, values))
-        except ConfigError as error:
-            raise ConfigError(f"{source}: {error}") from None
-        except (TypeError, ValueError) as error:
-            raise ConfigError(f"{source}: {name}: {error}") from None
-    config = ExperimentConfig(run_dir=str(raw.get("run_dir", "runs/default")), **sections)
-    vocab = config.data.vocab_size
-    try:  # validate the architecture now, not after the tokenizer has been trained
-        architecture_config(config.model, vocab, vocab, joint=True)
-    except ValueError as error:
-        raise ConfigError(f"{source}: model: {error}") from None
-    return config
-
-
-def _apply_override(raw: dict[str, Any], override: str) -> None:
-    key, sep, text = override.partition("=")
-    if not sep:
-        raise ConfigError(f"--set {override!r}: expected key=value, e.g. training.lr=5e-4")
-    parts = key.strip().split(".")
-    if parts == ["run_dir"]:
-        raw["run_dir"] = text
-        return
-    if len(parts) != 2 or parts[0] not in SECTIONS:
-        raise ConfigError(f"--set {key!r}: expected section.key with section in {list(SECTIONS)}")
-    section, name = parts
-    _check_keys(section, SECTIONS[section], {name: None}, "--set")
-    try:
-        value = yaml.safe_load(text) if text.strip() else None
-    except yaml.YAMLError:
-        value = text
-    raw.setdefault(section, {})
-    if raw[section] is None:
-        raw[section] = {}
-    raw[section][name] = value
-
-
-def _check_keys(section: str, cls: type, values: dict[str, Any], source: str) -> None:
-    valid = [f.name for f in dataclasses.fields(cls)]
-    unknown = sorted(set(values) - set(valid))
-    if unknown:
-        raise ConfigError(
-            f"{source}: unknown key(s) {', '.join(f'{section}.{k}' for k in unknown)}; "
-            f"valid keys: {', '.join(valid)}"
-        )
-
-
-def _coerce(cls: type, values: dict[str, Any]) -> dict[str, Any]:
-    """YAML gives lists where a tuple is declared, ints where floats are: normalise them."""
-    out = dict(values)
-    for f in dataclasses.fields(cls):
-        if f.name not in out:
-            continue
-        value = out[f.name]
-        kind = str(f.type)
-        if kind.startswith("tuple") and isinstance(value, list):
-            value = out[f.name] = tuple(value)
-        elif kind.startswith("float") and isinstance(value, int) and not isinstance(value, bool):
-            value = out[f.name] = float(value)
-        elif kind.startswith("float") and isinstance(value, str) and _FLOAT.fullmatch(value):
-            # YAML 1.1 reads 5e-4 (no dot) as a string; it is the number the user meant.
-            value = out[f.name] = float(value)
-        if not _matches(kind, value):
-            raise ConfigError(f"{cls.__name__}: {f.name} must be {kind}, got {value!r}")
-    return out
-
-
-def _matches(kind: str, value: Any) -> bool:
-    """Whether ``value`` has the declared type; only the outer type of a list/tuple is checked."""
-    allowed = {
-        "int": int,
-        "float": (int, float),
-        "bool": bool,
-        "str": str,
-        "list": list,
-        "tuple": tuple,
-    }
-    names = [part.strip() for part in kind.split("|")]
-    if value is None:
-        return "None" in names
-    for name in names:
-        if name == "None":
-            continue
-        expected = allowed.get(name.split("[")[0])
-        if expected is None:
-            return True
-        if isinstance(value, bool) and name != "bool":
-            continue
-        if isinstance(value, expected):
-            return True
-    return False
 
 
 def _positive(value: float, name: str) -> None:
@@ -340,10 +187,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     return value
-
-
-def _one_line(error: Exception) -> str:
-    return " ".join(str(error).split())
 
 
 def with_absolute_paths(config: ExperimentConfig, base: Path | None = None) -> ExperimentConfig:

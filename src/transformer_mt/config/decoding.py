@@ -1,0 +1,136 @@
+"""How to decode: one frozen, validated set of options for every way of translating.
+
+:class:`DecodingOptions` is read by the :class:`~transformer_mt.decoding.translator.Translator`,
+built from the command line's flags (``translate``, ``evaluate``), from the server's JSON
+request, from a config's ``evaluation:`` section, and by training's validation translator.
+It is validated here, once; each field's ``help`` is the text the CLI and the server's schema
+show for it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class OptionError(ValueError):
+    """A decoding option out of range (``field`` names it, e.g. ``beam_size``, for the CLI's
+    flag), or options that contradict each other (``combination``)."""
+
+    def __init__(self, name: str, problem: str, *, combination: bool = False) -> None:
+        super().__init__(f"{name} {problem}")
+        self.field = name
+        self.problem = problem
+        self.combination = combination
+
+
+def _option(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class DecodingOptions:
+    """Search strategy, scoring, output length limits and batching.
+
+    ``beam_size=1`` is greedy search (unless ``n_best > 1``); ``sample=True`` draws each token
+    from the model's distribution instead (filtered by ``temperature``, ``top_k``, ``top_p``;
+    reproducible with ``seed``). Outputs stop at ``</s>`` or after
+    ``max_length_ratio * source_tokens + max_length_offset`` tokens.
+    """
+
+    beam_size: int = _option(4, "Beams per sentence; 1 = greedy search.")
+    length_penalty: float = _option(1.0, "Beam score = log-prob / length**penalty.")
+    n_best: int = _option(1, "Candidates per sentence (at most beam_size).")
+    sample: bool = _option(False, "Sample tokens instead of searching.")
+    temperature: float = _option(1.0, "With sample: divide the logits by this.")
+    top_k: int = _option(0, "With sample: keep the k most probable tokens; 0 = off.")
+    top_p: float = _option(1.0, "With sample: keep the smallest set of this mass; 1 = off.")
+    seed: int = _option(0, "Random seed for sample (same seed, same output).")
+    max_length_ratio: float = _option(2.0, "Output limit = ratio x source tokens + offset.")
+    max_length_offset: int = _option(10, "Output limit = ratio x source tokens + offset.")
+    batch_size: int = _option(64, "Sentences decoded together.")
+    max_tokens: int | None = _option(None, "Also cap each batch at this many source tokens.")
+
+    def __post_init__(self) -> None:
+        _check_types(self)
+        _at_least(self, "beam_size", 1)
+        _at_least(self, "n_best", 1)
+        _at_least(self, "top_k", 0)
+        _at_least(self, "seed", 0)
+        _at_least(self, "max_length_offset", 0)
+        _at_least(self, "batch_size", 1)
+        if self.max_tokens is not None:
+            _at_least(self, "max_tokens", 1)
+        _finite_at_least(self, "length_penalty", 0.0)
+        _finite_at_least(self, "max_length_ratio", 0.0)
+        if not (math.isfinite(self.temperature) and self.temperature > 0):
+            raise OptionError("temperature", f"must be positive, got {self.temperature}")
+        if not 0.0 < self.top_p <= 1.0:
+            raise OptionError("top_p", f"must be in (0, 1], got {self.top_p}")
+        if self.sample and self.n_best != 1:
+            raise OptionError(
+                "n_best", "must be 1 with sample (n-best lists need beam search)", combination=True
+            )
+        if not self.sample and self.n_best > self.beam_size:
+            raise OptionError(
+                "n_best",
+                f"must be between 1 and beam_size ({self.beam_size}), got {self.n_best}",
+                combination=True,
+            )
+
+    @property
+    def strategy(self) -> str:
+        """``sample``, ``greedy`` or ``beam``: which search these options ask for."""
+        if self.sample:
+            return "sample"
+        return "greedy" if self.beam_size == 1 and self.n_best == 1 else "beam"
+
+    def describe(self) -> str:
+        """A few words for logs: ``beam 4``, ``greedy``, ``sampling``."""
+        return {"sample": "sampling", "greedy": "greedy"}.get(
+            self.strategy, f"beam {self.beam_size}"
+        )
+
+    def replace(self, **overrides: Any) -> DecodingOptions:
+        """A copy with ``overrides`` (validated again); an unknown name is a ``TypeError``."""
+        return dataclasses.replace(self, **overrides) if overrides else self
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def help(cls, name: str) -> str:
+        """The one-line description of option ``name``."""
+        return str(FIELDS[name].metadata["help"])
+
+
+FIELDS: dict[str, dataclasses.Field[Any]] = {f.name: f for f in dataclasses.fields(DecodingOptions)}
+
+_TYPES: dict[str, tuple[type, ...]] = {"int": (int,), "float": (int, float), "bool": (bool,)}
+
+
+def _check_types(options: DecodingOptions) -> None:
+    """Reject a wrong type (``beam_size="4"``, ``sample=1``) instead of failing later or
+    coercing it silently; ints are accepted where floats are declared."""
+    for name, spec in FIELDS.items():
+        value = getattr(options, name)
+        kind = str(spec.type).split("|")[0].strip()
+        if value is None and "None" in str(spec.type):
+            continue
+        wrong_bool = isinstance(value, bool) and kind != "bool"
+        if wrong_bool or not isinstance(value, _TYPES[kind]):
+            raise OptionError(name, f"must be {kind}, got {value!r}")
+
+
+def _at_least(options: DecodingOptions, name: str, low: int) -> None:
+    value = getattr(options, name)
+    if value < low:
+        raise OptionError(name, f"must be at least {low}, got {value}")
+
+
+def _finite_at_least(options: DecodingOptions, name: str, low: float) -> None:
+    value = getattr(options, name)
+    if not (math.isfinite(value) and value >= low):
+        raise OptionError(name, f"must be a finite number >= {low}, got {value}")
