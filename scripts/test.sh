@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up (.venv with the test extras) and run the checks: ruff lint, ruff format, pytest.
+# Set up (.venv with the test extras) and run the checks: ruff lint, ruff format, the import
+# layers (lint-imports, contracts in pyproject.toml), pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh test
@@ -7,4 +8,5 @@ scripts/setup.sh test
 . .venv/bin/activate
 ruff check src tests benchmarks
 ruff format --check src tests benchmarks
+lint-imports
 python -m pytest "$@"

@@ -1,16 +1,59 @@
-"""transformer-mt: Transformer encoder-decoder machine translation, from scratch."""
+"""transformer-mt: Transformer encoder-decoder machine translation, from scratch.
+
+The public API (imported lazily, so that ``import transformer_mt`` stays cheap):
+
+- :class:`Translator`: load a trained run, translate, score (``transformer_mt.decoding``);
+- :class:`DecodingOptions`: how to decode, one frozen and validated set of options;
+- :class:`TransformerConfig`: the architecture of the notes' Transformer;
+- :func:`load_config`: an experiment config from a YAML file or preset, with overrides;
+- :func:`train`: train a model as a config describes, into its run directory.
+
+>>> from transformer_mt import Translator, load_config, train     # doctest: +SKIP
+>>> train(load_config("quickstart", ["run_dir=runs/mine"]))          # doctest: +SKIP
+>>> Translator.load("runs/mine").translate(["Hello world"])           # doctest: +SKIP
+['你好世界']
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING
+
 __version__ = "0.1.0"
 
-__all__ = ["Translator", "__version__"]
+__all__ = [
+    "DecodingOptions",
+    "TransformerConfig",
+    "Translator",
+    "__version__",
+    "load_config",
+    "train",
+]
+
+# name -> the module that defines it
+_PUBLIC = {
+    "DecodingOptions": "transformer_mt.config.decoding",
+    "Translator": "transformer_mt.decoding.translator",
+    "TransformerConfig": "transformer_mt.model.config",
+    "load_config": "transformer_mt.config.loading",
+    "train": "transformer_mt.commands.train",
+}
+
+if TYPE_CHECKING:
+    from transformer_mt.commands.train import train
+    from transformer_mt.config.decoding import DecodingOptions
+    from transformer_mt.config.loading import load_config
+    from transformer_mt.decoding.translator import Translator
+    from transformer_mt.model.config import TransformerConfig
 
 
 def __getattr__(name: str) -> object:
-    # Lazy so that `import transformer_mt` stays cheap (the CLI imports torch only when needed).
-    if name == "Translator":
-        from transformer_mt.decoding.translator import Translator
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'transformer_mt' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_PUBLIC[name]), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
 
-        return Translator
-    raise AttributeError(f"module 'transformer_mt' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -8,7 +8,6 @@ from pathlib import Path
 import click
 
 from transformer_mt.cli.common import user_errors
-from transformer_mt.errors import UserError
 
 
 @click.command()
@@ -33,21 +32,15 @@ def check(run_dir: str, src: str | None, sentences: int, beam_size: int, device:
       transformer-mt check runs/quickstart
       transformer-mt check runs/quickstart --src my-sentences.en --beam-size 5
     """
-    from transformer_mt.commands.check import run_checks
-    from transformer_mt.commands.evaluate import split_pairs
-    from transformer_mt.data.readers import read_text_lines
-    from transformer_mt.decoding.translator import Translator
-    from transformer_mt.runtime import configure_cpu
+    from transformer_mt.commands.check import check_run
 
-    if sentences < 1 or beam_size < 1:
-        raise UserError("--sentences and --beam-size must be at least 1")
-    configure_cpu(None)
-    translator = Translator.load(run_dir, device=device)
-    pool = read_text_lines(Path(src)) if src else split_pairs(Path(run_dir), "valid")[0]
-    chosen = [s for s in pool if s.strip()][:sentences]
-    if not chosen:
-        raise UserError(f"{src or run_dir}: no sentences to check")
-    results = run_checks(translator, chosen, beam_size=beam_size)
+    results = check_run(
+        Path(run_dir),
+        src=Path(src) if src else None,
+        sentences=sentences,
+        beam_size=beam_size,
+        device=device,
+    )
     click.echo(f"{'check':<24} {'result':<7} {'max difference':>15}  details")
     for result in results:
         verdict = "pass" if result.passed else "FAIL"

@@ -63,6 +63,7 @@ def explain(
       transformer-mt explain runs/quickstart --source "Hello world" --target "你好世界"
       transformer-mt explain runs/quickstart --only attention --only trace --out /tmp/x
     """
+    from transformer_mt.artifacts.rundir import RunDir
     from transformer_mt.decoding.translator import Translator
     from transformer_mt.explain.explanation import explain as compute
     from transformer_mt.explain.masks_view import pick_display_pairs
@@ -96,7 +97,7 @@ def explain(
         beam_size=beam_size,
         progress=True,
     )
-    directory = Path(out) if out else Path(run_dir) / "explain"
+    directory = Path(out) if out else RunDir(Path(run_dir)).explain_dir
     paths = write_report(explanation, directory, warn=lambda m: click.echo(m, err=True))
     _summarise(explanation)
     click.echo(f"wrote {len(paths)} files to {directory}; open {directory / 'report.html'}")

@@ -1,4 +1,4 @@
-"""Decoding self-checks on a trained model: the invariants every fast path must keep.
+"""``transformer-mt check``: the invariants every fast decoding path must keep, on a real model.
 
 ``transformer-mt check RUN_DIR`` runs them on real sentences and prints pass/fail with the
 largest difference found. Each check compares two ways of computing the same thing:
@@ -16,12 +16,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
+from transformer_mt.commands.evaluate import split_pairs
+from transformer_mt.data.readers import read_text_lines
 from transformer_mt.decoding.beam import BeamSearch
 from transformer_mt.decoding.search import GreedySearch
 from transformer_mt.decoding.translator import Translation, Translator
+from transformer_mt.errors import UserError
+from transformer_mt.runtime import configure_cpu
 
 LOGIT_TOLERANCE = 1e-4  # fp32: cached and full computations differ only by summation order
 SCORE_TOLERANCE = 1e-3  # total log-probabilities summed over up to ~100 tokens
@@ -152,3 +157,20 @@ def run_checks(
         check_nbest_top_equals_best(translator, sentences, beam_size),
         check_scores_equal_rescoring(translator, sentences, beam_size),
     ]
+
+
+def check_run(
+    run_dir: Path, *, src: Path | None = None, sentences: int = 50, beam_size: int = 4,
+    device: str = "cpu",
+) -> list[CheckResult]:  # fmt: skip
+    """``transformer-mt check``: the checks on ``sentences`` sentences of ``src`` (default: the
+    run's validation split) with the run's model."""
+    if sentences < 1 or beam_size < 1:
+        raise UserError("--sentences and --beam-size must be at least 1")
+    configure_cpu(None)
+    translator = Translator.load(run_dir, device=device)
+    pool = read_text_lines(src) if src else split_pairs(run_dir, "valid")[0]
+    chosen = [s for s in pool if s.strip()][:sentences]
+    if not chosen:
+        raise UserError(f"{src or run_dir}: no sentences to check")
+    return run_checks(translator, chosen, beam_size=beam_size)
