@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import sacrebleu
+import yaml
 
 from cli.toy_data import ToyRun, invoke
 
@@ -55,3 +57,22 @@ def test_valid_split(toy_run: ToyRun) -> None:
     stdout, _ = evaluate(toy_run, "--split", "valid")
     assert stdout.startswith("BLEU = ") and "(30 sentences)" in stdout
     assert (toy_run.run_dir / "eval-valid.json").is_file()
+
+
+def test_decoding_follows_the_runs_evaluation_section_then_the_flags(
+    toy_run: ToyRun, tmp_path: Path
+) -> None:
+    """No flag: the run config's evaluation: section; a flag changes only its own field."""
+    config = yaml.safe_load((toy_run.run_dir / "config.yaml").read_text(encoding="utf-8"))
+    config["evaluation"] = {"beam_size": 2, "length_penalty": 0.5, "max_length_offset": 3}
+    run_dir = tmp_path / "run"
+    shutil.copytree(toy_run.run_dir, run_dir)
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    for flags, expected in [
+        ([], {"beam_size": 2, "length_penalty": 0.5, "max_length_offset": 3}),
+        (["--beam-size", "3"], {"beam_size": 3, "length_penalty": 0.5, "max_length_offset": 3}),
+    ]:
+        result = invoke(["evaluate", str(run_dir), "--split", "valid", *flags])
+        assert result.exit_code == 0, (result.stderr, result.exception)
+        record = json.loads((run_dir / "eval-valid.json").read_text(encoding="utf-8"))
+        assert {key: record["decoding"][key] for key in expected} == expected

@@ -23,6 +23,7 @@ from transformer_mt.decoding import (
     SamplingSearch,
     SearchStrategy,
 )
+from transformer_mt.decoding.beam import BeamDecisions
 from transformer_mt.model import TransformerConfig
 
 PAD, BOS, E, A, B = 0, 2, 3, 4, 5
@@ -233,6 +234,41 @@ def test_beam_search_only_asks_about_the_prefixes_it_keeps() -> None:
     strategy.search(model, torch.tensor([[2, E]]), torch.tensor([3]))
     # Both initial beams read the empty prefix; then the two live beams A and B; then done.
     assert model.queries == [(2, ()), (2, ()), (2, (A,)), (2, (B,))]
+
+
+def test_the_step_hook_sees_each_step_as_derived_by_hand() -> None:
+    """``on_step`` reports every step's 2K candidates and the beams kept (sentence 1, as in
+    test_beam_finds_the_better_path_that_greedy_misses)."""
+    seen: list[tuple[int, list[tuple[Prefix, float]], set[Prefix]]] = []
+
+    def observe(decisions: BeamDecisions) -> None:
+        assert decisions.sentences == [0]
+        history = decisions.history.tolist()
+        candidates = [
+            ((*history[beam], token), math.exp(score))
+            for score, beam, token in zip(
+                decisions.scores[0].tolist(),
+                decisions.source_beam[0].tolist(),
+                decisions.tokens[0].tolist(),
+                strict=True,
+            )
+            if score > float("-inf")
+        ]
+        selection = decisions.selection
+        kept = {(*history[r], t) for r, t in zip(selection.rows, selection.tokens, strict=True)}
+        seen.append((decisions.step, candidates, kept))
+
+    strategy = BeamSearch(beam_size=2, length_penalty=1.0, n_best=2, on_step=observe)
+    [hypotheses] = search(strategy, [1], [3])
+    assert [h.tokens for h in hypotheses] == [(B, E), (A, A, E)]  # the hook changes nothing
+    assert [step for step, _, _ in seen] == [1, 2, 3]
+    step_1, step_2 = seen[0], seen[1]
+    assert [c for c, _ in step_1[1]] == [(A,), (B,)]  # from the one live beam: 2 candidates
+    assert step_1[2] == {(A,), (B,)}
+    assert [c for c, _ in step_2[1]] == [(B, E), (A, A), (A, E), (A, B)]
+    assert [p for _, p in step_2[1]] == pytest.approx([0.36, 0.30, 0.18, 0.12])
+    assert step_2[2] == {(A, A), (A, B)}  # B E finished; A E ranked outside the beam
+    assert seen[2][2] == set()  # the sentence is done
 
 
 def test_invalid_beam_options() -> None:

@@ -7,11 +7,8 @@ picks ``normal`` for post-norm and ``xavier`` for pre-norm models, each one's fa
 - ``xavier``: Xavier-uniform linear weights and N(0, 1/sqrt(d_model)) embeddings (fairseq and
   the Annotated Transformer): with the sqrt(d_model) scale, token vectors start at unit size.
 
-Measured by ``benchmarks/init_curves.py`` (quickstart size, built-in English-Chinese data, the
-same batches): held-out NLL after 1,000 updates, post-norm 3.91 with ``normal`` against 5.01
-with ``xavier`` (HF MarianMTModel: 3.88); pre-norm 4.18 with ``xavier`` against 4.62 with
-``normal``. Hence ``auto``: post-norm with ``normal`` (the quickstart preset), pre-norm with
-``xavier``.
+Which scheme trains faster for which norm position was measured with
+``benchmarks/init_curves.py``; the curves are in ``docs/training.md``.
 
 Token embeddings are the embeddings with a padding row, which stays zero; learned position
 tables keep their own N(0, 1/sqrt(d_model)); LayerNorm keeps PyTorch's ones and zeros.

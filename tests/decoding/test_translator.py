@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cli.toy_data import ToyRun, toy_pairs, trained_toy_run
+from transformer_mt.config import DecodingOptions
 from transformer_mt.decoding.translator import Translator, length_sorted_batches
 
 SENTENCES = [
@@ -149,3 +150,19 @@ def test_length_sorted_batches_respect_both_limits() -> None:
         longest = max(len(encoded[i]) for i in batch)
         assert len(batch) <= 3
         assert len(batch) == 1 or longest * len(batch) <= 12
+
+
+def test_options_and_keyword_overrides_are_one_set_of_options(translator: Translator) -> None:
+    options = DecodingOptions(beam_size=3, n_best=2, length_penalty=0.5)
+    with_options = translator.translate_detailed(SENTENCES, options)
+    overridden = translator.translate_detailed(SENTENCES, beam_size=3, n_best=2, length_penalty=0.5)
+    assert with_options == overridden
+    base = DecodingOptions(length_penalty=0.5)
+    assert translator.translate(SENTENCES, base, beam_size=2) == translator.translate(
+        SENTENCES, beam_size=2, length_penalty=0.5
+    )
+    assert all(len(result.candidates) == 2 for result in with_options if result.source)
+    with pytest.raises(TypeError, match="unknown decoding option"):
+        translator.translate(SENTENCES, beams=2)
+    with pytest.raises(ValueError, match="n_best"):
+        translator.translate(SENTENCES, options, beam_size=1)
