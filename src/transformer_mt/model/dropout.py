@@ -2,8 +2,8 @@
 
 On CPU, ``torch.nn.functional.dropout`` draws one Bernoulli sample per element, which costs
 several times more than filling the same bytes from 64-bit random words (the measurement is in
-``docs/performance.md``). Each element is dropped with probability ``round(p * 65536) / 65536``; the random stream is
-torch's default generator, so ``torch.manual_seed`` makes it reproducible.
+``docs/performance.md``). Each element is dropped with probability ``round(p * 65536) / 65536``;
+the random stream is torch's default generator, so ``torch.manual_seed`` makes it reproducible.
 """
 
 from __future__ import annotations
