@@ -16,8 +16,10 @@ The public API (imported lazily, so that ``import transformer_mt`` stays cheap):
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING
+from transformer_mt.lazy import lazy_exports
+
+# typing.TYPE_CHECKING without importing typing (13 ms): type checkers read this name as True.
+TYPE_CHECKING = False
 
 __version__ = "0.1.0"
 
@@ -47,13 +49,4 @@ if TYPE_CHECKING:
     from transformer_mt.model.config import TransformerConfig
 
 
-def __getattr__(name: str) -> object:
-    if name not in _PUBLIC:
-        raise AttributeError(f"module 'transformer_mt' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_PUBLIC[name]), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _PUBLIC)

@@ -8,7 +8,7 @@ import click
 
 from transformer_mt.cli.common import user_errors
 from transformer_mt.errors import UserError
-from transformer_mt.explain.explanation import SECTIONS
+from transformer_mt.explain.sections import SECTIONS
 
 
 @click.command()

@@ -16,29 +16,26 @@ them with matplotlib (with a CJK font from :mod:`~transformer_mt.explain.fonts`)
 :mod:`~transformer_mt.explain.explanation` computes every section for ``transformer-mt explain``.
 """
 
-from transformer_mt.explain.attention import AttentionMaps, attention_maps
-from transformer_mt.explain.dimensions import Dimensions, model_dimensions
-from transformer_mt.explain.explanation import Explanation, explain
-from transformer_mt.explain.exposure import ExposureBias, exposure_bias
-from transformer_mt.explain.masks_view import BatchMasks, batch_masks
-from transformer_mt.explain.shift import ShiftTable, shift_table
-from transformer_mt.explain.trace import BeamTrace, DecodingTrace, beam_trace, greedy_trace
+from transformer_mt.lazy import lazy_exports
 
-__all__ = [
-    "AttentionMaps",
-    "BatchMasks",
-    "BeamTrace",
-    "DecodingTrace",
-    "Dimensions",
-    "Explanation",
-    "ExposureBias",
-    "ShiftTable",
-    "attention_maps",
-    "batch_masks",
-    "beam_trace",
-    "explain",
-    "exposure_bias",
-    "greedy_trace",
-    "model_dimensions",
-    "shift_table",
-]
+# Lazy, so that the command line can read SECTIONS without importing torch.
+_PUBLIC = {
+    "AttentionMaps": "transformer_mt.explain.attention",
+    "attention_maps": "transformer_mt.explain.attention",
+    "Dimensions": "transformer_mt.explain.dimensions",
+    "model_dimensions": "transformer_mt.explain.dimensions",
+    "Explanation": "transformer_mt.explain.explanation",
+    "explain": "transformer_mt.explain.explanation",
+    "ExposureBias": "transformer_mt.explain.exposure",
+    "exposure_bias": "transformer_mt.explain.exposure",
+    "BatchMasks": "transformer_mt.explain.masks_view",
+    "batch_masks": "transformer_mt.explain.masks_view",
+    "ShiftTable": "transformer_mt.explain.shift",
+    "shift_table": "transformer_mt.explain.shift",
+    "BeamTrace": "transformer_mt.explain.trace",
+    "DecodingTrace": "transformer_mt.explain.trace",
+    "beam_trace": "transformer_mt.explain.trace",
+    "greedy_trace": "transformer_mt.explain.trace",
+}
+__all__ = sorted(_PUBLIC)
+__getattr__, __dir__ = lazy_exports(__name__, _PUBLIC)

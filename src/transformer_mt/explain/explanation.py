@@ -13,10 +13,9 @@ from transformer_mt.explain.dimensions import Dimensions, model_dimensions
 from transformer_mt.explain.exposure import ExposureBias, exposure_bias
 from transformer_mt.explain.inputs import encode_source, require_transformer
 from transformer_mt.explain.masks_view import BatchMasks, batch_masks
+from transformer_mt.explain.sections import SECTIONS
 from transformer_mt.explain.shift import ShiftTable, shift_table
 from transformer_mt.explain.trace import BeamTrace, DecodingTrace, beam_trace, greedy_trace
-
-SECTIONS = ("dimensions", "masks", "shift", "attention", "trace", "exposure")
 
 
 @dataclass(frozen=True)

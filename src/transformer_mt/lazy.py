@@ -1,0 +1,31 @@
+"""Lazy package exports: a package names its public API without importing it (and torch).
+
+In a package's ``__init__``, ``__getattr__, __dir__ = lazy_exports(__name__, {"Translator":
+"transformer_mt.decoding.translator"})`` makes ``package.Translator`` import its module on first
+use only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+
+def lazy_exports(
+    package: str, names: dict[str, str]
+) -> tuple[Callable[[str], object], Callable[[], list[str]]]:
+    """Module-level ``__getattr__`` and ``__dir__`` for ``package`` exporting ``names``
+    (name -> the module that defines it)."""
+
+    def __getattr__(name: str) -> object:  # noqa: N807 (the module protocol's name)
+        if name not in names:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        # __import__, not importlib: importing importlib (and its warnings) costs more than us.
+        value = getattr(__import__(names[name], fromlist=[name]), name)
+        setattr(__import__(package, fromlist=["__name__"]), name, value)  # later: no call
+        return value
+
+    def __dir__() -> list[str]:  # noqa: N807 (the module protocol's name)
+        module = __import__(package, fromlist=["__name__"])
+        return sorted(set(vars(module)) | set(names))
+
+    return __getattr__, __dir__
