@@ -74,6 +74,11 @@ class RunDir:
         return self.path / "summary.json"
 
     @property
+    def curves(self) -> Path:
+        """``transformer-mt plot``'s figure of the training curves."""
+        return self.path / "training.png"
+
+    @property
     def explain_dir(self) -> Path:
         return self.path / "explain"
 

@@ -59,7 +59,7 @@ def plot_run(run_dir: Path, output: Path | None = None) -> Path:
         axis.set_xlabel("update step")
     figure.suptitle(f"training curves: {run.path.name}")
     figure.tight_layout()
-    target = output or run.path / "training.png"
+    target = output or run.curves
     figure.savefig(target, dpi=110)
     plt.close(figure)
     return target
