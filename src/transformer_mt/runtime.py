@@ -46,6 +46,13 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def fast_bf16_cpu() -> bool:
+    """Whether this CPU multiplies bf16 matrices fast enough for bf16 to pay: oneDNN's bf16
+    kernels need AVX-512 (BW, VL, DQ), AVX-NE-CONVERT or AMX. On AVX2-only CPUs bf16 is emulated
+    and about 9x slower than fp32 (2,048 x 256 by 256 x 1,024: 72 against 8 ms on 2 cores)."""
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
 def configure_cpu(threads: int | None) -> None:
     """Thread count (``None`` keeps torch's default of all cores), malloc behaviour, and
     flushing of denormal floats to zero.

@@ -4,6 +4,7 @@ CSV and TensorBoard logs, and the training-curve plot."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 from pathlib import Path
 
@@ -13,6 +14,8 @@ from click.testing import CliRunner
 from training_runs import raw_config, records, run_training, write_data
 
 from transformer_mt.cli.main import cli
+from transformer_mt.commands import train as train_command
+from transformer_mt.config import TrainingConfig
 from transformer_mt.training.checkpoint_average import average_weights, read_model_weights
 from transformer_mt.training.plot import curves
 from transformer_mt.training.snapshot import list_checkpoints
@@ -111,3 +114,17 @@ def test_fp16_with_loss_scaling_trains(data: dict[str, str], tmp_path: Path) -> 
     state = run_training(raw_config(tmp_path / "run", data, max_steps=4, precision="fp16"))
     losses = [r["loss"] for r in records(tmp_path / "run", "train")]
     assert state.step == 4 and all(0 < loss < 20 for loss in losses)
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_bf16_on_a_cpu_without_fast_bf16_trains_in_fp32_with_a_warning(
+    fast: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(train_command, "fast_bf16_cpu", lambda: fast)
+    reports: list[str] = []
+    training = TrainingConfig(max_steps=1, precision="bf16")
+    chosen = train_command.precision_for(training, torch.device("cpu"), reports.append)
+    assert chosen.precision == ("bf16" if fast else "fp32")
+    assert bool(reports) == (not fast)
+    fp32 = dataclasses.replace(training, precision="fp32")
+    assert train_command.precision_for(fp32, torch.device("cpu"), reports.append) == fp32

@@ -8,6 +8,7 @@ translations of the validation sentences.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import os
 import shutil
@@ -22,6 +23,7 @@ from transformer_mt.artifacts.rundir import RunDir
 from transformer_mt.config import (
     DecodingOptions,
     ExperimentConfig,
+    TrainingConfig,
     architecture_config,
     with_absolute_paths,
 )
@@ -33,7 +35,7 @@ from transformer_mt.decoding.translator import Translator
 from transformer_mt.errors import UserError
 from transformer_mt.evaluation.metrics import corpus_scores
 from transformer_mt.model.factory import Model, build_model, parameter_count
-from transformer_mt.runtime import configure_cpu, resolve_device
+from transformer_mt.runtime import configure_cpu, fast_bf16_cpu, resolve_device
 from transformer_mt.training.distributed import Workers, start_workers, stop_workers
 from transformer_mt.training.encoded import EncodedCorpus
 from transformer_mt.training.resume import check_model_matches, check_resumable, latest_snapshot
@@ -114,6 +116,7 @@ def train(
         device = torch.device("cuda", workers.local_rank)
     if not workers.is_main:
         report = _silent
+    config = dataclasses.replace(config, training=precision_for(training, device, report))
     try:
         return _train(config, device, workers, overwrite=overwrite, resume=resume, report=report)
     finally:
@@ -203,6 +206,19 @@ def _train(
         write_summary(run, state, training.best_metric)
     report(f"trained {state.step} steps in {state.elapsed / 60:.1f} min; run directory: {run.path}")
     return state
+
+
+def precision_for(training: TrainingConfig, device: torch.device, report: Report) -> TrainingConfig:
+    """``training`` with a precision this device runs well: bf16 autocast on a CPU without
+    fast bf16 (:func:`~transformer_mt.runtime.fast_bf16_cpu`) trains in fp32 instead (the
+    quick start would otherwise run tens of times slower), with a warning."""
+    if device.type != "cpu" or training.precision != "bf16" or fast_bf16_cpu():
+        return training
+    report(
+        "warning: training.precision bf16: this CPU has no fast bf16 (it needs AVX-512 or AMX); "
+        "training in fp32 instead"
+    )
+    return dataclasses.replace(training, precision="fp32")
 
 
 def threads_per_worker() -> int | None:
