@@ -16,6 +16,8 @@ them with matplotlib (with a CJK font from :mod:`~transformer_mt.explain.fonts`)
 :mod:`~transformer_mt.explain.explanation` computes every section for ``transformer-mt explain``.
 """
 
+from typing import TYPE_CHECKING
+
 from transformer_mt.lazy import lazy_exports
 
 # Lazy, so that the command line can read SECTIONS without importing torch.
@@ -39,3 +41,53 @@ _PUBLIC = {
 }
 __all__ = sorted(_PUBLIC)
 __getattr__, __dir__ = lazy_exports(__name__, _PUBLIC)
+
+if TYPE_CHECKING:  # what the lazy names are, for type checkers
+    from transformer_mt.explain.attention import (
+        AttentionMaps as AttentionMaps,
+    )
+    from transformer_mt.explain.attention import (
+        attention_maps as attention_maps,
+    )
+    from transformer_mt.explain.dimensions import (
+        Dimensions as Dimensions,
+    )
+    from transformer_mt.explain.dimensions import (
+        model_dimensions as model_dimensions,
+    )
+    from transformer_mt.explain.explanation import (
+        Explanation as Explanation,
+    )
+    from transformer_mt.explain.explanation import (
+        explain as explain,
+    )
+    from transformer_mt.explain.exposure import (
+        ExposureBias as ExposureBias,
+    )
+    from transformer_mt.explain.exposure import (
+        exposure_bias as exposure_bias,
+    )
+    from transformer_mt.explain.masks_view import (
+        BatchMasks as BatchMasks,
+    )
+    from transformer_mt.explain.masks_view import (
+        batch_masks as batch_masks,
+    )
+    from transformer_mt.explain.shift import (
+        ShiftTable as ShiftTable,
+    )
+    from transformer_mt.explain.shift import (
+        shift_table as shift_table,
+    )
+    from transformer_mt.explain.trace import (
+        BeamTrace as BeamTrace,
+    )
+    from transformer_mt.explain.trace import (
+        DecodingTrace as DecodingTrace,
+    )
+    from transformer_mt.explain.trace import (
+        beam_trace as beam_trace,
+    )
+    from transformer_mt.explain.trace import (
+        greedy_trace as greedy_trace,
+    )

@@ -14,6 +14,8 @@ three inference-only changes, none of which alters what it computes:
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import nn
 
@@ -58,10 +60,12 @@ class FastAttention(MultiHeadAttention):
     @classmethod
     def convert(cls, attention: MultiHeadAttention) -> FastAttention:
         """The same module (same weights, changed in place) with this class's behaviour."""
-        if not isinstance(attention, cls):
-            attention.__class__ = cls
-            attention.qkv_proj = None
-        return attention  # type: ignore[return-value]  # its class is now cls
+        if isinstance(attention, cls):
+            return attention
+        attention.__class__ = cls
+        fast = cast(FastAttention, attention)  # its class is now this one
+        fast.qkv_proj = None
+        return fast
 
     def fuse_projections(self) -> None:
         """Replace the Q, K and V layers by one ``(3E, E)`` layer computing all three in one

@@ -5,6 +5,8 @@ Shape letters: A sentences, N beams, S source length, D model width, V target vo
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import nn
 
@@ -36,8 +38,9 @@ class InferenceTransformer(Transformer):
     ) -> InferenceTransformer:
         """The same model (changed in place) with this class's behaviour."""
         model.__class__ = cls
-        model.cache_dtype = cache_dtype
-        return model  # type: ignore[return-value]  # its class is now cls
+        inference = cast(InferenceTransformer, model)  # its class is now this one
+        inference.cache_dtype = cache_dtype
+        return inference
 
     def start_cache(
         self, memory: torch.Tensor, src_ids: torch.Tensor, *, beams: int = 1, capacity: int = 0

@@ -11,7 +11,7 @@ from torch import nn
 
 
 class EncoderDecoder(nn.Module):
-    output_projection: nn.Module  # (.., D) -> (.., V)
+    output_projection: nn.Linear  # (.., D) -> (.., V)
 
     def encode(self, src_ids: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
