@@ -25,14 +25,19 @@ if TYPE_CHECKING:
 _FLAG_TYPES: dict[str, Any] = {"int": int, "float": float, "int | None": int}
 
 
-def decoding_flags(*, exclude: tuple[str, ...] = ()) -> Callable[[Callable[..., Any]], Any]:
+def decoding_flags(
+    *, exclude: tuple[str, ...] = (), defaults_from: str = ""
+) -> Callable[[Callable[..., Any]], Any]:
     """Decorate a command with a ``--flag`` per :class:`DecodingOptions` field (and the
     loading options --device, --weights, --dtype). Unset flags arrive as None: see
-    :func:`options_from_flags`."""
+    :func:`options_from_flags`. ``defaults_from`` names where unset options come from, when
+    not from DecodingOptions' defaults."""
 
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
         options = [
-            _flag(name, spec) for name, spec in DECODING_FIELDS.items() if name not in exclude
+            _flag(name, spec, defaults_from)
+            for name, spec in DECODING_FIELDS.items()
+            if name not in exclude
         ]
         options += [
             click.option("--device", default="cpu", show_default=True, help="cpu | cuda | auto."),
@@ -56,12 +61,14 @@ def decoding_flags(*, exclude: tuple[str, ...] = ()) -> Callable[[Callable[..., 
     return decorate
 
 
-def _flag(name: str, spec: Any) -> Callable[[Callable[..., Any]], Any]:
+def _flag(name: str, spec: Any, defaults_from: str) -> Callable[[Callable[..., Any]], Any]:
     flag = "--" + name.replace("_", "-")
-    default = "off" if spec.default is None else str(spec.default).lower()
-    described = f"{DecodingOptions.help(name)} [default: {default}]"
+    default = "off" if spec.default is None else str(spec.default)
+    where = f"{defaults_from}, else " if defaults_from else ""
+    described = f"{DecodingOptions.help(name)}  [default: {where}{default}]"
     if str(spec.type) == "bool":
-        return click.option(flag, name, is_flag=True, default=None, help=described)
+        help_text = DecodingOptions.help(name) + (f"  [default: {defaults_from}]" if where else "")
+        return click.option(flag, name, is_flag=True, default=None, help=help_text)
     return click.option(flag, name, type=_FLAG_TYPES[str(spec.type)], default=None, help=described)
 
 
@@ -183,7 +190,7 @@ def translate(run_dir: str, scores: bool, **flags: Any) -> None:
 @click.option("--src", type=click.Path(dir_okay=False), help="Source file (one per line).")
 @click.option("--ref", type=click.Path(dir_okay=False), help="Reference file (line-aligned).")
 @click.option("--output", type=click.Path(dir_okay=False), help="Write the translations here.")
-@decoding_flags(exclude=("n_best",))
+@decoding_flags(exclude=("n_best",), defaults_from="run config")
 @user_errors
 def evaluate(
     run_dir: str,
