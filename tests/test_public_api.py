@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -29,3 +30,16 @@ def test_importing_the_package_or_the_cli_does_not_import_torch(module: str) -> 
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+def test_importing_the_package_loads_nothing_but_itself() -> None:
+    """``import transformer_mt`` costs about 2 ms: it must not pull in typing, collections or a
+    library (each is milliseconds more)."""
+    code = (
+        "import sys; before = set(sys.modules); import transformer_mt; "
+        "loaded = sorted(set(sys.modules) - before); import json; print(json.dumps(loaded))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    others = [name for name in json.loads(result.stdout) if not name.startswith("transformer_mt")]
+    assert others in ([], ["__future__"])

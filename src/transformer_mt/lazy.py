@@ -7,7 +7,12 @@ use only.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import sys
+
+# collections.abc only for type checkers: importing it would double `import transformer_mt`.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 def lazy_exports(
@@ -21,11 +26,10 @@ def lazy_exports(
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
         # __import__, not importlib: importing importlib (and its warnings) costs more than us.
         value = getattr(__import__(names[name], fromlist=[name]), name)
-        setattr(__import__(package, fromlist=["__name__"]), name, value)  # later: no call
+        setattr(sys.modules[package], name, value)  # later lookups skip this function
         return value
 
     def __dir__() -> list[str]:  # noqa: N807 (the module protocol's name)
-        module = __import__(package, fromlist=["__name__"])
-        return sorted(set(vars(module)) | set(names))
+        return sorted(set(vars(sys.modules[package])) | set(names))
 
     return __getattr__, __dir__

@@ -6,6 +6,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
+from transformer_mt.config.experiment import ExperimentConfig
+from transformer_mt.config.loading import load_config
 from transformer_mt.errors import UserError
 from transformer_mt.model.factory import ArchitectureConfig, config_from_dict, config_to_dict
 
@@ -85,6 +89,20 @@ class RunDir:
     def evaluation_record(self, data_name: str) -> Path:
         """Where ``evaluate`` records its scores on the data called ``data_name``."""
         return self.path / f"eval-{data_name}.json"
+
+    def write_config(self, config: ExperimentConfig) -> None:
+        """The resolved config (every default filled in) as ``config.yaml``."""
+        self.config_file.write_text(
+            "# Resolved configuration of this run (all defaults filled in).\n"
+            + yaml.safe_dump(config.to_dict(), sort_keys=False, allow_unicode=True),
+            encoding="utf-8",
+        )
+
+    def read_config(self, overrides: tuple[str, ...] | list[str] = ()) -> ExperimentConfig:
+        """The config the run was trained with (``config.yaml``), with ``overrides``."""
+        if not self.config_file.is_file():
+            raise UserError(f"{self.path}: not a run directory (no config.yaml)")
+        return load_config(self.config_file, overrides)
 
     def write_model_config(self, config: ArchitectureConfig) -> None:
         self.path.mkdir(parents=True, exist_ok=True)

@@ -21,10 +21,6 @@ if TYPE_CHECKING:
     from transformer_mt.decoding.translator import Translation
 
 
-# Flags of translate and evaluate, one per DecodingOptions field (help and defaults from it).
-_FLAG_TYPES: dict[str, Any] = {"int": int, "float": float, "int | None": int}
-
-
 def decoding_flags(
     *, exclude: tuple[str, ...] = (), defaults_from: str = ""
 ) -> Callable[[Callable[..., Any]], Any]:
@@ -62,14 +58,16 @@ def decoding_flags(
 
 
 def _flag(name: str, spec: Any, defaults_from: str) -> Callable[[Callable[..., Any]], Any]:
-    flag = "--" + name.replace("_", "-")
-    default = "off" if spec.default is None else str(spec.default)
+    flag, kind = "--" + name.replace("_", "-"), DecodingOptions.value_type(name)
     where = f"{defaults_from}, else " if defaults_from else ""
+    if kind is bool:  # a flag: on when given
+        note = f"  [default: {defaults_from}]" if defaults_from else ""
+        return click.option(
+            flag, name, is_flag=True, default=None, help=DecodingOptions.help(name) + note
+        )
+    default = "off" if spec.default is None else str(spec.default)
     described = f"{DecodingOptions.help(name)}  [default: {where}{default}]"
-    if str(spec.type) == "bool":
-        help_text = DecodingOptions.help(name) + (f"  [default: {defaults_from}]" if where else "")
-        return click.option(flag, name, is_flag=True, default=None, help=help_text)
-    return click.option(flag, name, type=_FLAG_TYPES[str(spec.type)], default=None, help=described)
+    return click.option(flag, name, type=kind, default=None, help=described)
 
 
 def options_from_flags(

@@ -6,11 +6,9 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-import yaml
-
 from transformer_mt.artifacts.rundir import RunDir
 from transformer_mt.commands.train import experiment_splits
-from transformer_mt.config import DecodingOptions, ExperimentConfig, config_from_dict
+from transformer_mt.config import DecodingOptions
 from transformer_mt.data.readers import read_text_lines
 from transformer_mt.decoding.translator import Translator
 from transformer_mt.errors import UserError
@@ -25,30 +23,16 @@ def split_pairs(
 
     ``report`` receives notes from reading the data (skipped rows), never mixed into results.
     """
-    splits = experiment_splits(run_config(run_dir), report)
+    splits = experiment_splits(RunDir(run_dir).read_config(), report)
     pairs = splits.test if split == "test" else splits.valid
     if not pairs:
         raise UserError(f"{run_dir}: the run's data has no {split} split; use --src/--ref")
     return [s for s, _ in pairs], [t for _, t in pairs]
 
 
-def run_config(run_dir: Path) -> ExperimentConfig:
-    """The resolved config a run directory was trained with."""
-    run = RunDir(run_dir)
-    if not run.config_file.is_file():
-        raise UserError(f"{run_dir}: not a run directory (no config.yaml)")
-    try:
-        raw = yaml.safe_load(run.config_file.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
-        raise UserError(f"{run.config_file}: not a readable config ({error})") from None
-    if not isinstance(raw, dict):
-        raise UserError(f"{run.config_file}: not a config (the top level must be a mapping)")
-    return config_from_dict(raw, source=str(run.config_file))
-
-
 def run_decoding_options(run_dir: Path) -> DecodingOptions:
     """How ``evaluate`` decodes by default: the run config's ``evaluation:`` section."""
-    return run_config(run_dir).evaluation
+    return RunDir(run_dir).read_config().evaluation
 
 
 def file_pairs(source: Path, reference: Path) -> tuple[list[str], list[str]]:

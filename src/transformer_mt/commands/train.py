@@ -17,7 +17,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-import yaml
 
 from transformer_mt.artifacts.rundir import RunDir
 from transformer_mt.config import (
@@ -80,17 +79,8 @@ def prepare_run_dir(config: ExperimentConfig, *, overwrite: bool) -> RunDir:
     if run.path.is_dir() and any(run.path.iterdir()):  # only with overwrite, checked above
         shutil.rmtree(run.path)
     run.path.mkdir(parents=True, exist_ok=True)
-    write_config(run, config)
+    run.write_config(config)
     return run
-
-
-def write_config(run: RunDir, config: ExperimentConfig) -> None:
-    """The resolved config (every default filled in) as the run's ``config.yaml``."""
-    run.config_file.write_text(
-        "# Resolved configuration of this run (all defaults filled in).\n"
-        + yaml.safe_dump(config.to_dict(), sort_keys=False, allow_unicode=True),
-        encoding="utf-8",
-    )
 
 
 def train(
@@ -152,7 +142,7 @@ def _train(
     )
     if workers.is_main:
         if resume:
-            write_config(run, config)
+            run.write_config(config)
         else:
             prepare_run_dir(config, overwrite=overwrite)
             Tokenizer.train(

@@ -94,7 +94,11 @@ class DecodingOptions:
         )
 
     def replace(self, **overrides: Any) -> DecodingOptions:
-        """A copy with ``overrides`` (validated again); an unknown name is a ``TypeError``."""
+        """A copy with ``overrides`` (validated again); an unknown name is a ``TypeError``
+        that lists the valid ones."""
+        unknown = sorted(set(overrides) - set(FIELDS))
+        if unknown:
+            raise TypeError(f"unknown decoding option(s) {unknown}; valid: {', '.join(FIELDS)}")
         return dataclasses.replace(self, **overrides) if overrides else self
 
     def to_dict(self) -> dict[str, Any]:
@@ -105,10 +109,16 @@ class DecodingOptions:
         """The one-line description of option ``name``."""
         return str(FIELDS[name].metadata["help"])
 
+    @classmethod
+    def value_type(cls, name: str) -> type:
+        """The type of option ``name``'s values: ``int``, ``float`` or ``bool`` (``max_tokens``
+        may also be None)."""
+        return _VALUE_TYPES[str(FIELDS[name].type).split("|")[0].strip()]
+
 
 FIELDS: dict[str, dataclasses.Field[Any]] = {f.name: f for f in dataclasses.fields(DecodingOptions)}
 
-_TYPES: dict[str, tuple[type, ...]] = {"int": (int,), "float": (int, float), "bool": (bool,)}
+_VALUE_TYPES: dict[str, type] = {"int": int, "float": float, "bool": bool}
 
 
 def _check_types(options: DecodingOptions) -> None:
@@ -116,12 +126,13 @@ def _check_types(options: DecodingOptions) -> None:
     coercing it silently; ints are accepted where floats are declared."""
     for name, spec in FIELDS.items():
         value = getattr(options, name)
-        kind = str(spec.type).split("|")[0].strip()
         if value is None and "None" in str(spec.type):
             continue
-        wrong_bool = isinstance(value, bool) and kind != "bool"
-        if wrong_bool or not isinstance(value, _TYPES[kind]):
-            raise OptionError(name, f"must be {kind}, got {value!r}")
+        kind = DecodingOptions.value_type(name)
+        accepted = (int, float) if kind is float else (kind,)
+        wrong_bool = isinstance(value, bool) and kind is not bool
+        if wrong_bool or not isinstance(value, accepted):
+            raise OptionError(name, f"must be {kind.__name__}, got {value!r}")
 
 
 def _at_least(options: DecodingOptions, name: str, low: int) -> None:

@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 
 from transformer_mt.artifacts.rundir import RunDir
 from transformer_mt.artifacts.weights import load_weights
-from transformer_mt.config.decoding import FIELDS, DecodingOptions
+from transformer_mt.config.decoding import DecodingOptions
 from transformer_mt.data.batching import Batch, pad_sequences, token_budget_batches
 from transformer_mt.data.tokenizer import Tokenizer
 from transformer_mt.decoding.beam import BeamSearch
@@ -130,7 +130,7 @@ class Translator:
         **overrides: Any,
     ) -> list[Translation]:
         """Like :meth:`translate`, returning ``n_best`` scored candidates per sentence."""
-        options = resolve_options(options, overrides)
+        options = (options or DecodingOptions()).replace(**overrides)
         return self.search(sentences, make_strategy(options), options, progress=progress)
 
     def search(
@@ -244,15 +244,6 @@ def length_sorted_batches(
         for batch in budgeted
         for start in range(0, len(batch), batch_size)
     ]
-
-
-def resolve_options(options: DecodingOptions | None, overrides: dict[str, Any]) -> DecodingOptions:
-    """``options`` (default: the defaults) with keyword ``overrides`` applied and validated."""
-    base = options or DecodingOptions()
-    unknown = sorted(set(overrides) - set(FIELDS))
-    if unknown:
-        raise TypeError(f"unknown decoding option(s) {unknown}; valid: {', '.join(FIELDS)}")
-    return base.replace(**overrides)
 
 
 def make_strategy(options: DecodingOptions) -> SearchStrategy:

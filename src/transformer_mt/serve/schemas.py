@@ -31,14 +31,11 @@ SERVED_OPTIONS = (
 def _request_fields() -> dict[str, Any]:
     return {
         name: (
-            _PYTHON_TYPES[str(FIELDS[name].type)],
+            DecodingOptions.value_type(name),
             Field(FIELDS[name].default, description=DecodingOptions.help(name)),
         )
         for name in SERVED_OPTIONS
     }
-
-
-_PYTHON_TYPES: dict[str, type] = {"int": int, "float": float, "bool": bool}
 
 
 class _Strict(BaseModel):

@@ -31,7 +31,7 @@ def resume_config(
     run = RunDir(Path(run_dir))
     if not run.config_file.is_file():
         raise UserError(f"{run.path}: not a run directory (no config.yaml); nothing to resume")
-    saved = load_config(run.config_file, overrides)
+    saved = run.read_config(overrides)
     if config is None:
         chosen = saved
     else:

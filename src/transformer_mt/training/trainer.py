@@ -280,8 +280,9 @@ class Trainer:
         loss, accuracy = self.validation_loss()
         record = {"valid_loss": loss, "valid_ppl": math.exp(min(loss, 50)), "valid_acc": accuracy}
         if with_bleu:
-            sources, references = zip(*self.bleu_pairs, strict=True)
-            record["valid_bleu"], record["valid_chrf"] = self.bleu(list(sources), list(references))
+            sources = [source for source, _ in self.bleu_pairs]
+            references = [target for _, target in self.bleu_pairs]
+            record["valid_bleu"], record["valid_chrf"] = self.bleu(sources, references)
         self._log(record, kind="valid")
         shown = "  ".join(f"{k}={v:.3f}" for k, v in record.items())
         self.report(f"step {state.step} epoch {state.epoch}: {shown}")
