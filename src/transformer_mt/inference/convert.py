@@ -40,6 +40,8 @@ def convert_for_inference(
     for inference only: only pass a model nobody trains any more. int8 implies it."""
     if dtype not in DTYPES:
         raise UserError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    if dtype == "int8" and device.type != "cpu":  # before anything in the model changes
+        raise UserError("dtype int8 (dynamic quantization) runs on the CPU only")
     model = model.to(device).eval()
     if dtype == "bf16":
         model = model.to(torch.bfloat16)
@@ -47,7 +49,7 @@ def convert_for_inference(
         return model
     _use_fast_attention(model)
     if dtype == "int8":
-        _quantize(model, device)
+        _quantize(model)
     elif device.type == "cpu" and packing_available(_weight_dtype(model)):
         _swap_linears(model, lambda child: type(child) is nn.Linear, PackedLinear)
     if isinstance(model, Transformer):
@@ -70,10 +72,8 @@ def _use_fast_attention(model: nn.Module) -> None:
             module.self_attention.fuse_projections()
 
 
-def _quantize(model: nn.Module, device: torch.device) -> None:
-    """int8: fuse each self-attention's Q/K/V, quantize every linear layer, call it directly."""
-    if device.type != "cpu":
-        raise UserError("dtype int8 (dynamic quantization) runs on the CPU only")
+def _quantize(model: nn.Module) -> None:
+    """int8 (CPU): quantize every linear layer (Q/K/V already fused), call it directly."""
     with warnings.catch_warnings():
         # torch.ao quantization is deprecated in favour of torchao, whose int8 CPU path needs
         # torch.compile; the eager fbgemm/oneDNN kernels used here are still the fast ones.
