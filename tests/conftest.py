@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import pytest
 import torch
+from hypothesis import settings
 
 from transformer_mt.model import Transformer, TransformerConfig
 
@@ -19,6 +20,11 @@ TINY_VOCAB = 24
 # every small op many times slower (the model and decoding tests: 51 s with 2 threads, 9 s with
 # one). One thread also makes float reductions, hence the trained fixtures, reproducible.
 torch.set_num_threads(1)
+
+# Property-based tests draw the same examples on every run (no flaky CI), keep no example
+# database in the working tree, and are not timed (a busy 2-core machine is slow).
+settings.register_profile("deterministic", derandomize=True, database=None, deadline=None)
+settings.load_profile("deterministic")
 
 
 def tiny_config(**overrides: object) -> TransformerConfig:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 import torch
 
@@ -76,8 +74,18 @@ def test_temperature_divides_and_changes_the_distribution_as_expected() -> None:
     probs = apply_temperature(scores, 0.5).softmax(-1)
     # p^(1/T) renormalised: .36 / .52 and .16 / .52.
     torch.testing.assert_close(probs, torch.tensor([[0.36 / 0.52, 0.16 / 0.52]]))
-    torch.testing.assert_close(apply_temperature(scores, 2.0), scores / 2)
-    assert torch.equal(apply_temperature(scores, 1.0), scores)
+    # The best score is shifted to 0 first (softmax is unchanged by a shift).
+    torch.testing.assert_close(apply_temperature(scores, 2.0), (scores - scores.max()) / 2)
+    torch.testing.assert_close(apply_temperature(scores, 1.0), scores - scores.max())
+
+
+@pytest.mark.parametrize("temperature", [1e-300, 5e-324, 1e-30])
+def test_a_tiny_temperature_puts_all_mass_on_the_best_token(temperature: float) -> None:
+    # Dividing the raw scores would give -inf - (-inf) = nan in the softmax (an HTTP 500 once).
+    scores = log_probs([0.2, 0.5, 0.3], [0.6, 0.1, 0.3])
+    scores[1, 2] = -INF
+    probs = apply_temperature(scores, temperature).softmax(-1)
+    assert torch.equal(probs, torch.tensor([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]]))
 
 
 @pytest.mark.parametrize("temperature", [0.0, -1.0])
@@ -93,4 +101,4 @@ def test_filters_compose_and_keep_minus_infinity() -> None:
     # Without token 1: .3 and .2 are the top 2; at T=.5 they weigh .09 : .04, so .3 alone
     # (mass .09 / .13 = .69) reaches p = .5.
     assert torch.isfinite(filtered)[0].tolist() == [False, False, True, False]
-    assert filtered[0, 2] == pytest.approx(2 * math.log(0.3), abs=1e-6)
+    assert filtered[0, 2] == 0.0  # the best remaining score, shifted to 0

@@ -10,9 +10,17 @@ show for it.
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
 from typing import Any
+
+from transformer_mt.ranges import (
+    AT_LEAST_ONE,
+    NON_NEGATIVE,
+    POSITIVE,
+    SEED,
+    Range,
+    first_range_problem,
+)
 
 
 class OptionError(ValueError):
@@ -55,20 +63,9 @@ class DecodingOptions:
 
     def __post_init__(self) -> None:
         _check_types(self)
-        _at_least(self, "beam_size", 1)
-        _at_least(self, "n_best", 1)
-        _at_least(self, "top_k", 0)
-        _at_least(self, "seed", 0)
-        _at_least(self, "max_length_offset", 0)
-        _at_least(self, "batch_size", 1)
-        if self.max_tokens is not None:
-            _at_least(self, "max_tokens", 1)
-        _finite_at_least(self, "length_penalty", 0.0)
-        _finite_at_least(self, "max_length_ratio", 0.0)
-        if not (math.isfinite(self.temperature) and self.temperature > 0):
-            raise OptionError("temperature", f"must be positive, got {self.temperature}")
-        if not 0.0 < self.top_p <= 1.0:
-            raise OptionError("top_p", f"must be in (0, 1], got {self.top_p}")
+        found = first_range_problem(self, RANGES)
+        if found is not None:
+            raise OptionError(*found)
         if self.sample and self.n_best != 1:
             raise OptionError(
                 "n_best", "must be 1 with sample (n-best lists need beam search)", combination=True
@@ -135,13 +132,16 @@ def _check_types(options: DecodingOptions) -> None:
             raise OptionError(name, f"must be {kind.__name__}, got {value!r}")
 
 
-def _at_least(options: DecodingOptions, name: str, low: int) -> None:
-    value = getattr(options, name)
-    if value < low:
-        raise OptionError(name, f"must be at least {low}, got {value}")
-
-
-def _finite_at_least(options: DecodingOptions, name: str, low: float) -> None:
-    value = getattr(options, name)
-    if not (math.isfinite(value) and value >= low):
-        raise OptionError(name, f"must be a finite number >= {low}, got {value}")
+RANGES: dict[str, Range] = {
+    "beam_size": AT_LEAST_ONE,
+    "length_penalty": NON_NEGATIVE,
+    "n_best": AT_LEAST_ONE,
+    "temperature": POSITIVE,
+    "top_k": NON_NEGATIVE,
+    "top_p": Range(0, 1, low_open=True),
+    "seed": SEED,
+    "max_length_ratio": NON_NEGATIVE,
+    "max_length_offset": NON_NEGATIVE,
+    "batch_size": AT_LEAST_ONE,
+    "max_tokens": Range(1, optional=True),
+}

@@ -18,6 +18,15 @@ from transformer_mt.errors import ConfigError
 from transformer_mt.model.config import TransformerConfig
 from transformer_mt.model.factory import MODEL_KINDS, ArchitectureConfig
 from transformer_mt.model.lstm_config import LSTMConfig
+from transformer_mt.ranges import (
+    AT_LEAST_ONE,
+    FRACTION,
+    NON_NEGATIVE,
+    POSITIVE,
+    SEED,
+    Range,
+    first_range_problem,
+)
 
 DIRECTIONS = ("en-zh", "zh-en")
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -53,8 +62,7 @@ class DataConfig:
                 raise ConfigError(
                     f"data.{name} must be a TSV path or [source_file, target_file], got {spec!r}"
                 )
-        _positive(self.vocab_size, "data.vocab_size")
-        _positive(self.max_length, "data.max_length")
+        _check_ranges(self, "data", DATA_RANGES)
 
 
 @dataclass(frozen=True)
@@ -121,34 +129,19 @@ class TrainingConfig:
     tensorboard: bool = True  # also write TensorBoard event files to RUN_DIR/tensorboard
 
     def __post_init__(self) -> None:
-        _positive(self.max_tokens, "training.max_tokens")
+        _check_ranges(self, "training", TRAINING_RANGES)
         if self.max_steps is None and self.max_epochs is None and self.max_minutes is None:
             raise ConfigError("training: set at least one of max_steps, max_epochs, max_minutes")
-        _positive(self.lr, "training.lr")
-        if len(self.adam_betas) != 2 or not all(
-            isinstance(beta, (int, float)) and 0.0 <= beta < 1.0 for beta in self.adam_betas
-        ):
+        if len(self.adam_betas) != 2 or any(FRACTION.problem(beta) for beta in self.adam_betas):
             raise ConfigError(
                 f"training.adam_betas must be two numbers in [0, 1), got {list(self.adam_betas)}"
             )
-        if self.warmup_steps < 0:
-            raise ConfigError("training.warmup_steps must be >= 0")
-        if not 0.0 <= self.label_smoothing < 1.0:
-            raise ConfigError("training.label_smoothing must be in [0, 1)")
-        if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
-            raise ConfigError(f"training.ema_decay must be in (0, 1) or null, got {self.ema_decay}")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"training.precision must be one of {PRECISIONS}")
         if self.device not in ("auto", "cpu", "cuda"):
-            raise ConfigError("training.device must be auto, cpu or cuda")
-        for name in ("validate_every", "bleu_sentences", "log_every", "accumulate", "keep_last"):
-            _positive(getattr(self, name), f"training.{name}")
-        if self.checkpoint_every is not None:
-            _positive(self.checkpoint_every, "training.checkpoint_every")
+            raise ConfigError(f"training.device must be auto, cpu or cuda, got {self.device!r}")
         if self.best_metric not in STOPPING_METRICS:
             raise ConfigError(f"training.best_metric must be one of {STOPPING_METRICS}")
-        if self.patience is not None:
-            _positive(self.patience, "training.patience")
 
     @property
     def checkpoint_interval(self) -> int:
@@ -176,9 +169,37 @@ SECTIONS: dict[str, type] = {
 }
 
 
-def _positive(value: float, name: str) -> None:
-    if value <= 0:
-        raise ConfigError(f"{name} must be positive, got {value}")
+DATA_RANGES = {"vocab_size": Range(5), "max_length": AT_LEAST_ONE}
+TRAINING_RANGES = {
+    "max_tokens": AT_LEAST_ONE,
+    "accumulate": AT_LEAST_ONE,
+    "max_steps": Range(1, optional=True),
+    "max_epochs": Range(1, optional=True),
+    "max_minutes": Range(0, low_open=True, optional=True),
+    "lr": POSITIVE,
+    "warmup_steps": NON_NEGATIVE,
+    "adam_eps": POSITIVE,
+    "weight_decay": NON_NEGATIVE,
+    "label_smoothing": FRACTION,
+    "clip_norm": NON_NEGATIVE,
+    "ema_decay": Range(0, 1, low_open=True, high_open=True, optional=True),
+    "threads": Range(1, optional=True),
+    "seed": SEED,
+    "validate_every": AT_LEAST_ONE,
+    "bleu_every": NON_NEGATIVE,
+    "bleu_sentences": AT_LEAST_ONE,
+    "log_every": AT_LEAST_ONE,
+    "checkpoint_every": Range(1, optional=True),
+    "keep_last": AT_LEAST_ONE,
+    "patience": Range(1, optional=True),
+}
+
+
+def _check_ranges(values: Any, section: str, ranges: dict[str, Range]) -> None:
+    found = first_range_problem(values, ranges)
+    if found is not None:
+        name, problem = found
+        raise ConfigError(f"{section}.{name} {problem}")
 
 
 def _plain(value: Any) -> Any:

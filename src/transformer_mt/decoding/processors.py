@@ -9,10 +9,16 @@ import torch
 
 
 def apply_temperature(scores: torch.Tensor, temperature: float) -> torch.Tensor:
-    """Divide by ``temperature`` (<1 sharpens, >1 flattens). ``(N, V) -> (N, V)``."""
-    if temperature <= 0:
+    """Divide by ``temperature`` (<1 sharpens, >1 flattens). ``(N, V) -> (N, V)``.
+
+    Each row's best score is subtracted first, so it stays 0 and a tiny temperature drives the
+    others to ``-inf`` (all mass on the best token, the T -> 0 limit) instead of ``inf - inf =
+    nan``; temperatures below the dtype's smallest normal number are treated as that number.
+    """
+    if not temperature > 0:
         raise ValueError(f"temperature must be positive, got {temperature}")
-    return scores / temperature
+    temperature = max(temperature, torch.finfo(scores.dtype).tiny)
+    return (scores - scores.amax(dim=-1, keepdim=True)) / temperature  # (N, V)
 
 
 def top_k_filter(scores: torch.Tensor, k: int) -> torch.Tensor:
