@@ -12,7 +12,7 @@ from transformer_mt.errors import UserError
 
 @click.command()
 @click.argument("run_dir", type=click.Path(file_okay=False))
-@click.argument("out", type=click.Path(file_okay=False))
+@click.argument("out", type=click.Path())  # a file there is refused by the export itself
 @click.option(
     "--format",
     "target_format",
@@ -26,11 +26,24 @@ from transformer_mt.errors import UserError
     help="CTranslate2 weight type (default: float32).",
 )
 @click.option("--beam-size", default=4, show_default=True, help="HF default num_beams.")
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace OUT if it is a non-empty directory (never the run directory or its files).",
+)
 @user_errors
 def export(
-    run_dir: str, out: str, target_format: str, quantization: str | None, beam_size: int
+    run_dir: str,
+    out: str,
+    target_format: str,
+    quantization: str | None,
+    beam_size: int,
+    overwrite: bool,
 ) -> None:
     """Export RUN_DIR's best weights and tokenizer to OUT (needs transformer-mt[export]).
+
+    OUT must be missing or empty unless --overwrite; the export is written beside it and
+    renamed into place when complete.
 
     \b
     Examples:
@@ -42,9 +55,11 @@ def export(
             raise UserError("--quantization applies to --format ctranslate2 only")
         from transformer_mt.export.hf import export_hf
 
-        written = export_hf(Path(run_dir), Path(out), beam_size=beam_size)
+        written = export_hf(Path(run_dir), Path(out), beam_size=beam_size, overwrite=overwrite)
     else:
         from transformer_mt.export.ct2 import export_ctranslate2
 
-        written = export_ctranslate2(Path(run_dir), Path(out), quantization=quantization)
+        written = export_ctranslate2(
+            Path(run_dir), Path(out), quantization=quantization, overwrite=overwrite
+        )
     click.echo(f"exported {run_dir} ({target_format}) to {written}", err=True)

@@ -1,8 +1,10 @@
 """Export trained runs to other inference engines (optional extra ``transformer-mt[export]``).
 
 :mod:`.hf` writes a Hugging Face Transformers directory (MarianMT for post-norm models, Pegasus
-for pre-norm ones) with its tokenizer; :mod:`.ctranslate2` builds a CTranslate2 model through
-its ``TransformerSpec``. Neither library is imported until an export runs.
+for pre-norm ones) with its tokenizer; :mod:`.ct2` builds a CTranslate2 model through its
+``TransformerSpec``. Neither library is imported until an export runs. Both write through
+:func:`.target.staged_directory`, which refuses the run directory and (without ``overwrite``) a
+non-empty target, and moves the export into place only once it is complete.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 The spec is filled straight from our modules (no detour through HF), so every configuration
 CTranslate2's Transformer expresses exports: pre- or post-norm, joint or separate vocabularies,
 sinusoidal or learned positions (the table is stored explicitly, in our layout). Quantization
-(``int8``, ``int16``, ...) is CTranslate2's ``Converter.convert(quantization=...)``.
+(``int8``, ``int16``, ...) is CTranslate2's own ``ModelSpec.optimize(quantization=...)``.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from transformer_mt.artifacts.rundir import RunDir
 from transformer_mt.artifacts.weights import load_weights
 from transformer_mt.data.tokenizer import UNK_ID, model_files, pieces
 from transformer_mt.export import require
+from transformer_mt.export.target import staged_directory
 from transformer_mt.model.attention import MultiHeadAttention
 from transformer_mt.model.config import TransformerConfig
 from transformer_mt.model.layers import DecoderLayer, EncoderLayer, FeedForward
@@ -111,18 +112,32 @@ def model_spec(model: Transformer, source_vocab: list[str], target_vocab: list[s
     return spec
 
 
-def export_ctranslate2(run_dir: Path, out: Path, *, quantization: str | None = None) -> Path:
-    """Convert ``run_dir``'s best weights into a CTranslate2 model directory ``out``."""
-    ctranslate2 = require("ctranslate2")
+def write_model(spec: Any, directory: Path, quantization: str | None) -> None:
+    """Validate, quantize and save ``spec`` into the existing empty ``directory``.
+
+    The steps of CTranslate2's ``Converter.convert`` without its directory handling, which
+    deletes an existing output directory (``force=True``) or refuses it; where the model goes is
+    :func:`~transformer_mt.export.target.staged_directory`'s business.
+    """
+    spec.validate()
+    spec.optimize(quantization=quantization)
+    spec.save(str(directory))
+
+
+def export_ctranslate2(
+    run_dir: Path, out: Path, *, quantization: str | None = None, overwrite: bool = False
+) -> Path:
+    """Convert ``run_dir``'s best weights into a CTranslate2 model directory ``out``.
+
+    ``out`` must be missing or empty unless ``overwrite``; it is never the run directory or
+    one of its files (:mod:`transformer_mt.export.target`).
+    """
+    require("ctranslate2")
     run = RunDir(Path(run_dir))
-    model = Transformer(run.read_model_config())
-    load_weights(model, run.require_weights())
-    source_model, target_model, _ = model_files(run.tokenizer_dir)
-    spec = model_spec(model.eval(), pieces(source_model), pieces(target_model))
-
-    class _SpecConverter(ctranslate2.converters.Converter):
-        def _load(self) -> Any:
-            return spec
-
-    _SpecConverter().convert(str(out), quantization=quantization, force=True)
-    return out
+    with staged_directory(Path(out), run, overwrite=overwrite) as staging:
+        model = Transformer(run.read_model_config())
+        load_weights(model, run.require_weights())
+        source_model, target_model, _ = model_files(run.tokenizer_dir)
+        spec = model_spec(model.eval(), pieces(source_model), pieces(target_model))
+        write_model(spec, staging, quantization)
+    return Path(out)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from transformer_mt.data.tokenizer import model_files, pieces
 from transformer_mt.errors import ConfigError
 from transformer_mt.export import require
 from transformer_mt.export.hf_weights import hf_state_dict
+from transformer_mt.export.target import staged_directory
 from transformer_mt.model.config import TransformerConfig
 from transformer_mt.model.transformer import Transformer
 
@@ -110,26 +112,29 @@ def generation_config(config: TransformerConfig, beam_size: int) -> Any:
 
 
 def write_tokenizer(tokenizer_dir: Path, out: Path, max_length: int) -> Any:
-    """``MarianTokenizer`` files (source.spm, target.spm, vocab.json) from our tokenizer dir."""
+    """``MarianTokenizer`` files (source.spm, target.spm, vocab.json) from our tokenizer dir.
+
+    The tokenizer is built from copies in a private temporary directory (removed afterwards),
+    so nothing but the tokenizer's own files is written to ``out``.
+    """
     transformers = require("transformers")
     source_model, target_model, joint = model_files(tokenizer_dir)
-    staging = out / ".tokenizer-staging"
-    staging.mkdir(parents=True, exist_ok=True)
-    files: dict[str, Any] = {}
-    for side, model_file in (("source", source_model), ("target", target_model)):
-        shutil.copyfile(model_file, staging / f"{side}.spm")
-        files[f"{side}_spm"] = str(staging / f"{side}.spm")
-        files[f"{side}_vocab"] = _write_vocab(model_file, staging / f"{side}_vocab.json")
-    tokenizer = transformers.MarianTokenizer(
-        source_spm=files["source_spm"],
-        target_spm=files["target_spm"],
-        vocab=files["source_vocab"],
-        target_vocab_file=None if joint else files["target_vocab"],
-        separate_vocabs=not joint,
-        model_max_length=max_length,
-    )
-    tokenizer.save_pretrained(out)
-    shutil.rmtree(staging)
+    with tempfile.TemporaryDirectory(prefix="tokenizer-") as name:
+        inputs = Path(name)
+        files: dict[str, Any] = {}
+        for side, model_file in (("source", source_model), ("target", target_model)):
+            shutil.copyfile(model_file, inputs / f"{side}.spm")
+            files[f"{side}_spm"] = str(inputs / f"{side}.spm")
+            files[f"{side}_vocab"] = _write_vocab(model_file, inputs / f"{side}_vocab.json")
+        tokenizer = transformers.MarianTokenizer(
+            source_spm=files["source_spm"],
+            target_spm=files["target_spm"],
+            vocab=files["source_vocab"],
+            target_vocab_file=None if joint else files["target_vocab"],
+            separate_vocabs=not joint,
+            model_max_length=max_length,
+        )
+        tokenizer.save_pretrained(out)
     return tokenizer
 
 
@@ -140,13 +145,17 @@ def _write_vocab(model_file: Path, path: Path) -> str:
     return str(path)
 
 
-def export_hf(run_dir: Path, out: Path, *, beam_size: int = 4) -> Path:
-    """Write an HF directory for ``run_dir``'s best weights into ``out`` and return ``out``."""
+def export_hf(run_dir: Path, out: Path, *, beam_size: int = 4, overwrite: bool = False) -> Path:
+    """Write an HF directory for ``run_dir``'s best weights into ``out`` and return ``out``.
+
+    ``out`` must be missing or empty unless ``overwrite``; it is never the run directory or
+    one of its files (:mod:`transformer_mt.export.target`).
+    """
     run = RunDir(Path(run_dir))
-    model = Transformer(run.read_model_config())
-    load_weights(model, run.require_weights())
-    exported = hf_model(model.eval(), beam_size)
-    out.mkdir(parents=True, exist_ok=True)
-    exported.save_pretrained(out)
-    write_tokenizer(run.tokenizer_dir, out, model.config.max_positions)
-    return out
+    with staged_directory(Path(out), run, overwrite=overwrite) as staging:
+        model = Transformer(run.read_model_config())
+        load_weights(model, run.require_weights())
+        exported = hf_model(model.eval(), beam_size)
+        exported.save_pretrained(staging)
+        write_tokenizer(run.tokenizer_dir, staging, model.config.max_positions)
+    return Path(out)
