@@ -62,25 +62,35 @@ def test_resume_restores_every_part_of_the_checkpoint(data: dict[str, str], tmp_
     assert snapshot.state["batch_in_epoch"] > 0 and snapshot.state["epoch_rng"] is not None
 
 
-def test_kill_9_leaves_a_loadable_checkpoint_to_resume_from(
-    data: dict[str, str], tmp_path: Path
-) -> None:
-    run_dir = tmp_path / "killed"
+def start_training(tmp_path: Path, run_dir: Path, data: dict[str, str]) -> subprocess.Popen[str]:
+    """``transformer-mt train`` in a child process, checkpointing every update, until killed."""
     config = raw_config(run_dir, data, max_steps=100_000, checkpoint_every=1, keep_last=3)
     config_file = tmp_path / "config.yaml"
     config_file.write_text(yaml.safe_dump(config))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    process = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, "-m", "transformer_mt", "train", str(config_file)],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
+
+
+def wait_for_checkpoints(process: subprocess.Popen[str], run_dir: Path, count: int) -> None:
+    deadline = time.monotonic() + 120
+    while len(list_checkpoints(run_dir / "checkpoints")) < count:  # checkpoints keep coming
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+def test_kill_9_leaves_a_loadable_checkpoint_to_resume_from(
+    data: dict[str, str], tmp_path: Path
+) -> None:
+    run_dir = tmp_path / "killed"
+    process = start_training(tmp_path, run_dir, data)
     try:
-        deadline = time.monotonic() + 120
-        while len(list_checkpoints(run_dir / "checkpoints")) < 3:  # checkpoints keep coming
-            assert process.poll() is None and time.monotonic() < deadline
-            time.sleep(0.05)
+        wait_for_checkpoints(process, run_dir, 3)
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait()
@@ -88,6 +98,32 @@ def test_kill_9_leaves_a_loadable_checkpoint_to_resume_from(
     step = load_snapshot(latest).step
     resumed = resume_config(run_dir, None, [f"training.max_steps={step + 2}"])
     assert run_training(resumed, resume=True).step == step + 2
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_checkpoint_resumes_exactly_like_an_uninterrupted_run(
+    data: dict[str, str], tmp_path: Path, stop_signal: signal.Signals
+) -> None:
+    # The signal lands at a random moment of an update (or of a checkpoint write); the run
+    # finishes that update, checkpoints it and exits 130.
+    run_dir = tmp_path / "interrupted"
+    process = start_training(tmp_path, run_dir, data)
+    try:
+        wait_for_checkpoints(process, run_dir, 2)
+        process.send_signal(stop_signal)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 130, stderr
+    step = load_snapshot(list_checkpoints(run_dir / "checkpoints")[-1]).step
+    assert f"interrupted at step {step}; resume with --resume" in stderr
+    assert not [p for p in (run_dir / "checkpoints").iterdir() if p.name.endswith(".tmp")]
+    resumed = resume_config(run_dir, None, [f"training.max_steps={step + 3}"])
+    run_training(resumed, resume=True)
+    whole = tmp_path / "whole"
+    run_training(raw_config(whole, data, max_steps=step + 3, checkpoint_every=1, keep_last=3))
+    assert train_losses(run_dir) == train_losses(whole)
+    assert (run_dir / "last.safetensors").read_bytes() == (whole / "last.safetensors").read_bytes()
 
 
 def test_resume_refuses_a_different_model_or_data(data: dict[str, str], tmp_path: Path) -> None:

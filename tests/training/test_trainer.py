@@ -6,7 +6,9 @@ Token ids: 0 <pad>, 1 <unk>, 2 <s>, 3 </s>, symbols 4..23.
 from __future__ import annotations
 
 import json
+import os
 import random
+import signal
 from pathlib import Path
 
 import torch
@@ -149,15 +151,16 @@ def test_ctrl_c_keeps_the_latest_weights(tmp_path: Path, monkeypatch) -> None:
 
     def interrupted_update(group):  # type: ignore[no-untyped-def]
         calls.append(1)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
+        if len(calls) == 3:  # Ctrl-C mid-update: the update still completes, then a checkpoint
+            os.kill(os.getpid(), signal.SIGINT)
         return update(group)
 
     monkeypatch.setattr(trainer, "update", interrupted_update)
     with pytest.raises(KeyboardInterrupt):
         trainer.run()
     assert RunDir(tmp_path).require_weights() == tmp_path / "last.safetensors"
-    assert [p.name for p in (tmp_path / "checkpoints").iterdir()] == ["step-00000002.safetensors"]
+    assert [p.name for p in (tmp_path / "checkpoints").iterdir()] == ["step-00000003.safetensors"]
+    assert len(calls) == 3
     restored = Transformer(config)
     load_weights(restored, tmp_path / "last.safetensors")
     for mine, theirs in zip(model.parameters(), restored.parameters(), strict=True):

@@ -44,14 +44,6 @@ class Workers:
         dist.all_reduce(tensor)
         return tensor.tolist()
 
-    def agree(self, flag: bool) -> bool:
-        """Rank 0's ``flag``, on every worker (e.g. 'stop now')."""
-        if not self.distributed:
-            return flag
-        tensor = torch.tensor([1 if flag else 0], dtype=torch.int64, device=_collective_device())
-        dist.broadcast(tensor, src=0)
-        return bool(tensor.item())
-
     def gather(self, tensor: torch.Tensor) -> list[torch.Tensor]:
         """``tensor`` (same shape on every worker) from all workers, in rank order."""
         if not self.distributed:

@@ -27,6 +27,7 @@ from transformer_mt.model.factory import Model
 from transformer_mt.training.averaging import WeightAverage
 from transformer_mt.training.distributed import Workers
 from transformer_mt.training.encoded import EncodedCorpus
+from transformer_mt.training.interrupt import StopRequest
 from transformer_mt.training.metrics_log import MetricsLog
 from transformer_mt.training.progress import Progress
 from transformer_mt.training.schedule import inverse_sqrt_factor
@@ -101,6 +102,8 @@ class Trainer:
         self.bleu_step: int | None = None  # step of the latest validation with BLEU
         self.saved_step: int | None = None  # step of the latest checkpoint
         self.log: MetricsLog | None = None
+        self.stop = StopRequest(report)
+        self.stopping = False  # a stop signal reached some worker (agreed by all)
 
     # -- the loop ----------------------------------------------------------------------------
     def run(self) -> TrainState:
@@ -114,37 +117,24 @@ class Trainer:
         progress = Progress(config, updates_per_epoch, initial=state.step, enabled=workers.is_main)
         updates = self._updates(per_update)
         try:
-            while not self._finished():
-                started = time.perf_counter()  # training time includes building the batches
-                item = next(updates, None)
-                if item is None:
-                    break
-                group, position = item
-                result = self.update(group)
-                # The update is done: only now does the data position move past its batches, so
-                # an interruption mid-update resumes with the same batches.
-                state.epoch, state.batch_in_epoch, state.epoch_rng = position
-                self._count_cells(group)
-                state.elapsed += time.perf_counter() - started
-                state.step += 1
-                state.target_tokens += result.tokens
-                loss = result.nll / max(result.tokens, 1)
-                progress.update(state, loss, self.scheduler.get_last_lr()[0])
-                if state.step % config.log_every == 0:
-                    self._log({"loss": loss, "tokens": result.tokens}, kind="train")
-                if config.max_steps is not None and state.step >= config.max_steps:
-                    break  # the final validation and checkpoint follow the loop
-                self._maybe_validate()
-                if state.step % config.checkpoint_interval == 0:
-                    self.save_checkpoint()
+            with self.stop:
+                self._loop(updates, progress)
         except KeyboardInterrupt:
-            # Keep what was learned: Ctrl-C leaves a resumable checkpoint of the last update.
-            if workers.is_main:
-                self.save_checkpoint(collective=not workers.distributed)
-                self.report(f"interrupted at step {state.step}; resume with --resume")
+            if workers.is_main:  # a second signal: the update in flight cannot be saved exactly
+                self.report(
+                    f"stopped during step {state.step + 1}; the latest checkpoint "
+                    f"(step {self.saved_step}) is kept; resume with --resume"
+                )
             raise
         finally:
             progress.close()
+        if self.stopping:
+            # At an update boundary: this checkpoint resumes exactly like an uninterrupted run.
+            if self.saved_step != state.step:
+                self.save_checkpoint()
+            if workers.is_main:
+                self.report(f"interrupted at step {state.step}; resume with --resume")
+            raise KeyboardInterrupt
         if self.bleu_step != state.step:
             self.validate(with_bleu=True)
         if self.saved_step != state.step:
@@ -152,6 +142,35 @@ class Trainer:
         if self.log is not None:
             self.log.close()
         return state
+
+    def _loop(
+        self, updates: Iterator[tuple[list[list[int]], Position]], progress: Progress
+    ) -> None:
+        """Updates, with validation and checkpoints, until a limit, the data or a stop signal."""
+        config, state = self.config, self.state
+        while not self._finished():
+            started = time.perf_counter()  # training time includes building the batches
+            item = next(updates, None)
+            if item is None:
+                break
+            group, position = item
+            result = self.update(group)
+            # The update is done: only now does the data position move past its batches, so
+            # an interruption mid-update resumes with the same batches.
+            state.epoch, state.batch_in_epoch, state.epoch_rng = position
+            self._count_cells(group)
+            state.elapsed += time.perf_counter() - started
+            state.step += 1
+            state.target_tokens += result.tokens
+            loss = result.nll / max(result.tokens, 1)
+            progress.update(state, loss, self.scheduler.get_last_lr()[0])
+            if state.step % config.log_every == 0:
+                self._log({"loss": loss, "tokens": result.tokens}, kind="train")
+            if config.max_steps is not None and state.step >= config.max_steps:
+                break  # the final validation and checkpoint follow the loop
+            self._maybe_validate()
+            if state.step % config.checkpoint_interval == 0:
+                self.save_checkpoint()
 
     def _updates(self, per_update: int) -> Iterator[tuple[list[list[int]], Position]]:
         """Groups of ``per_update`` batches (as corpus indices), across epoch boundaries, each
@@ -236,14 +255,19 @@ class Trainer:
             self.average.update()
 
     def _finished(self) -> bool:
-        """Step, time or patience limits, as rank 0 sees them (workers follow rank 0)."""
-        config, state = self.config, self.state
+        """Step, time or patience limits as rank 0 sees them (workers follow rank 0), or a stop
+        signal on any worker (then :attr:`stopping` is set on every worker)."""
+        config, state, workers = self.config, self.state, self.workers
         done = state.stopped_early
         if config.max_steps is not None and state.step >= config.max_steps:
             done = True
         if config.max_minutes is not None and state.elapsed >= config.max_minutes * 60:
             done = True
-        return self.workers.agree(done)
+        limit, signalled = workers.sum(
+            [float(done and workers.is_main), float(self.stop.requested)]
+        )
+        self.stopping = signalled > 0
+        return limit > 0 or self.stopping
 
     # -- validation and early stopping -------------------------------------------------------
     def _maybe_validate(self) -> None:
