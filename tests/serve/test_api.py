@@ -12,24 +12,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from serve.support import TEST_LIMITS
+from serve.support import TEST_LIMITS, assert_error, post_raw
 from transformer_mt.decoding.translator import Translator
 from transformer_mt.serve.app import create_app
 
 SENTENCES = ["i like tea", "we eat rice today", "dog"]
-
-
-def assert_error(response: Any, status: int, kind: str, *fragments: str) -> None:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"error", "message"}, body
-    assert body["error"] == kind, body
-    for fragment in fragments:
-        assert fragment in body["message"], (fragment, body["message"])
-
-
-def post_raw(client: TestClient, content: bytes | str) -> Any:
-    return client.post("/translate", content=content, headers={"content-type": "application/json"})
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import socket
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,7 +12,9 @@ import uvicorn
 from fastapi.testclient import TestClient
 
 import transformer_mt.serve as serve_package
+import transformer_mt.serve.listen as listen
 from cli.toy_data import ToyRun, assert_user_error, invoke, trained_toy_run
+from transformer_mt.serve.middleware import RequestGuard
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +23,7 @@ def toy_run(tmp_path_factory: pytest.TempPathFactory) -> ToyRun:
 
 
 @pytest.fixture
-def served(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+def fake_uvicorn(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """What ``uvicorn.run`` was called with (instead of serving)."""
     calls: dict[str, Any] = {}
 
@@ -27,6 +32,23 @@ def served(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
 
     monkeypatch.setattr(uvicorn, "run", fake_run)
     return calls
+
+
+@pytest.fixture
+def served(fake_uvicorn: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """``fake_uvicorn``, and the check that the port is free passes without binding it (nothing
+    will listen, and port 8000 may be taken on the machine running the tests)."""
+    monkeypatch.setattr(listen, "_try_bind", lambda *args: None)
+    return fake_uvicorn
+
+
+@pytest.fixture
+def busy_port() -> Iterator[int]:
+    """A port a server listens on, on 127.0.0.1."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        yield server.getsockname()[1]
 
 
 def test_binds_127_0_0_1_by_default_and_serves_the_run(
@@ -67,6 +89,9 @@ def test_a_missing_extra_names_the_pip_command(
     [
         (["--max-sentences", "0"], "max_sentences must be at least 1"),
         (["--batch-sentences", "0"], "--batch-sentences"),
+        (["--max-header-bytes", "0"], "max_header_bytes must be at least 1"),
+        (["--body-timeout", "0"], "--body-timeout must be a number of seconds above 0"),
+        (["--body-timeout", "inf"], "--body-timeout must be a number of seconds above 0"),
     ],
 )
 def test_bad_options_are_one_line_errors(
@@ -78,3 +103,65 @@ def test_bad_options_are_one_line_errors(
 
 def test_a_missing_run_directory_is_a_one_line_error(tmp_path: Any, served: dict[str, Any]) -> None:
     assert_user_error(invoke(["serve", str(tmp_path / "nowhere")]), "nowhere")
+
+
+def test_header_and_body_time_limits_reach_uvicorn_and_the_app(
+    toy_run: ToyRun, served: dict[str, Any]
+) -> None:
+    args = ["--max-header-bytes", "2048", "--body-timeout", "2.5"]
+    result = invoke(["serve", str(toy_run.run_dir), *args])
+    assert result.exit_code == 0, result.output
+    assert served["h11_max_incomplete_event_size"] == 2048
+    app = served["app"]
+    (guard,) = [m for m in app.user_middleware if m.cls is RequestGuard]
+    assert guard.kwargs["body_timeout_s"] == 2.5
+    with TestClient(app) as client:
+        assert client.get("/health").json()["limits"]["max_header_bytes"] == 2048
+        response = client.get("/health", headers={"x-padding": "a" * 2048})
+        assert response.status_code == 431 and response.json()["error"] == "headers_too_large"
+
+
+def test_the_defaults_bound_headers_and_body_time(toy_run: ToyRun, served: dict[str, Any]) -> None:
+    assert invoke(["serve", str(toy_run.run_dir)]).exit_code == 0
+    assert served["h11_max_incomplete_event_size"] == 16 * 1024
+    (guard,) = [m for m in served["app"].user_middleware if m.cls is RequestGuard]
+    assert guard.kwargs["body_timeout_s"] == 10.0
+
+
+# The run directory does not exist: the port is checked before the model loads.
+@pytest.mark.parametrize("port", ["70000", "65536", "-1"])
+def test_a_port_out_of_range_is_a_one_line_error(
+    tmp_path: Path, served: dict[str, Any], port: str
+) -> None:
+    result = invoke(["serve", str(tmp_path / "nowhere"), "--port", port])
+    assert_user_error(result, f"--port {port}: a port is between 0 and 65535")
+    assert not served
+
+
+def test_a_port_in_use_is_a_one_line_error_before_the_model_loads(
+    tmp_path: Path, fake_uvicorn: dict[str, Any], busy_port: int
+) -> None:
+    result = invoke(["serve", str(tmp_path / "nowhere"), "--port", str(busy_port)])
+    line = assert_user_error(result)
+    assert line == (
+        f"error: --port {busy_port}: address 127.0.0.1:{busy_port} is already in use "
+        "(another server running? choose another --port)"
+    )
+    assert not fake_uvicorn
+
+
+def test_a_free_port_passes_the_check(toy_run: ToyRun, fake_uvicorn: dict[str, Any]) -> None:
+    with socket.socket() as probe:  # a port nothing listens on (closed again at once)
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = invoke(["serve", str(toy_run.run_dir), "--port", str(port)])
+    assert result.exit_code == 0, result.output
+    assert fake_uvicorn["port"] == port
+
+
+def test_a_host_that_is_not_this_machines_is_a_one_line_error(
+    tmp_path: Path, fake_uvicorn: dict[str, Any]
+) -> None:
+    result = invoke(["serve", str(tmp_path / "nowhere"), "--host", "192.0.2.1"])  # TEST-NET-1
+    assert_user_error(result, "--host 192.0.2.1: 192.0.2.1 is not an address of this machine")
+    assert not fake_uvicorn

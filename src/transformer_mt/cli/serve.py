@@ -13,13 +13,25 @@ from transformer_mt.errors import UserError
 @click.command()
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8000, show_default=True, help="Port to listen on.")
+@click.option("--port", default=8000, show_default=True, help="Port to listen on (0: any free).")
 @click.option("--device", default="cpu", show_default=True, help="cpu | cuda | auto.")
 @click.option("--threads", type=int, default=None, help="Torch threads (default: all cores).")
 @click.option("--max-chars", default=1000, show_default=True, help="Characters per sentence.")
 @click.option("--max-sentences", default=64, show_default=True, help="Sentences per request.")
 @click.option("--max-body-bytes", default=256 * 1024, show_default=True, help="Request size.")
 @click.option("--max-beam-size", default=16, show_default=True, help="Widest beam allowed.")
+@click.option(
+    "--max-header-bytes",
+    default=16 * 1024,
+    show_default=True,
+    help="Request line and headers (431 above).",
+)
+@click.option(
+    "--body-timeout",
+    default=10.0,
+    show_default=True,
+    help="Seconds a request body may take to arrive (408 after).",
+)
 @click.option(
     "--batch-wait-ms",
     default=5.0,
@@ -38,6 +50,8 @@ def serve(
     max_sentences: int,
     max_body_bytes: int,
     max_beam_size: int,
+    max_header_bytes: int,
+    body_timeout: float,
     batch_wait_ms: float,
     batch_sentences: int,
 ) -> None:
@@ -45,7 +59,8 @@ def serve(
 
     Listens on 127.0.0.1 only unless --host says otherwise. Concurrent requests are decoded
     together (micro-batching). Over-limit requests get a 4xx JSON error; sources longer than
-    the model's maximum length are truncated and flagged in the answer.
+    the model's maximum length are truncated and flagged in the answer. A port in use is an
+    error before the model loads.
 
     \b
     Example:
@@ -62,13 +77,17 @@ def serve(
     from transformer_mt.runtime import configure_cpu
     from transformer_mt.serve.app import create_app
     from transformer_mt.serve.limits import Limits
+    from transformer_mt.serve.listen import check_listen_address
 
     try:
-        limits = Limits(max_chars, max_sentences, max_body_bytes, max_beam_size)
+        limits = Limits(max_chars, max_sentences, max_body_bytes, max_beam_size, max_header_bytes)
     except ValueError as error:
         raise UserError(str(error)) from None
     if batch_wait_ms < 0 or batch_sentences < 1:
         raise UserError("--batch-wait-ms must be >= 0 and --batch-sentences >= 1")
+    if not 0 < body_timeout < float("inf"):
+        raise UserError(f"--body-timeout must be a number of seconds above 0, got {body_timeout}")
+    check_listen_address(host, port)  # before the model loads: a taken port fails at once
     configure_cpu(threads)
     translator = Translator.load(run_dir, device=device)
     app = create_app(
@@ -77,6 +96,15 @@ def serve(
         model_name=Path(run_dir).resolve().name,
         max_wait_s=batch_wait_ms / 1000,
         max_batch_sentences=batch_sentences,
+        body_timeout_s=body_timeout,
     )
     click.echo(f"serving {run_dir} on http://{host}:{port}/ (API docs at /docs)", err=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        # h11 stops reading a head that arrives in pieces past this size; the app measures
+        # one that arrives whole (serve.middleware).
+        h11_max_incomplete_event_size=max_header_bytes,
+    )

@@ -2,9 +2,10 @@
 
 ``create_app(translator)`` builds it; ``transformer-mt serve`` runs it with uvicorn. Decoding
 goes through :class:`Translator` on one worker thread, fed by the :class:`MicroBatcher`. Every
-error is a JSON body ``{"error": KIND, "message": TEXT}``: 400 malformed JSON, 413 body too
-large, 422 invalid or over-limit request, 503 queue full, 500 a failure inside the server
-(logged; the server keeps serving).
+error is a JSON body ``{"error": KIND, "message": TEXT}`` (:mod:`transformer_mt.serve.errors`):
+400 malformed JSON, 404 unknown path, 405 wrong method, 408 body not received in time, 413 body
+too large, 422 invalid or over-limit request, 431 headers too large, 503 queue full, 500 a
+failure inside the server (logged; the server and the connection keep serving).
 """
 
 from __future__ import annotations
@@ -15,25 +16,18 @@ from contextlib import asynccontextmanager
 from importlib import resources
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi import FastAPI
+from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from transformer_mt import __version__
 from transformer_mt.config.decoding import DecodingOptions, OptionError
 from transformer_mt.decoding.translator import Translation, Translator
-from transformer_mt.errors import UserError
-from transformer_mt.serve.batcher import MicroBatcher, ModelWorker, OverloadedError
+from transformer_mt.serve.batcher import MicroBatcher, ModelWorker
+from transformer_mt.serve.errors import ApiError, InternalErrors, add_error_handlers
 from transformer_mt.serve.explain import Explainer
-from transformer_mt.serve.limits import (
-    ApiError,
-    BodySizeLimit,
-    Limits,
-    check_beam_size,
-    check_sentences,
-    check_text,
-)
+from transformer_mt.serve.limits import Limits, check_beam_size, check_sentences, check_text
+from transformer_mt.serve.middleware import RequestGuard
 from transformer_mt.serve.schemas import (
     CandidateOut,
     ErrorResponse,
@@ -50,6 +44,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse, "description": description}
     for status, description in [
         (400, "Malformed JSON."),
+        (408, "Request body not received in time."),
         (413, "Request body too large."),
         (422, "Invalid request or over a limit."),
         (503, "Too many sentences waiting."),
@@ -64,8 +59,12 @@ def create_app(
     model_name: str = "model",
     max_wait_s: float = 0.005,
     max_batch_sentences: int = 64,
+    body_timeout_s: float = 10.0,
 ) -> FastAPI:
-    """The application serving ``translator`` (see the module docstring for the endpoints)."""
+    """The application serving ``translator`` (see the module docstring for the endpoints).
+
+    ``body_timeout_s`` is how long a request's body may take to arrive (408 after it).
+    """
     limits = limits or Limits()
     worker = ModelWorker()
     batcher: MicroBatcher[DecodingOptions, Translation] = MicroBatcher(
@@ -92,8 +91,14 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.batcher = batcher
-    app.add_middleware(BodySizeLimit, max_bytes=limits.max_body_bytes)
-    _add_error_handlers(app)
+    app.add_middleware(
+        RequestGuard,
+        max_header_bytes=limits.max_header_bytes,
+        max_body_bytes=limits.max_body_bytes,
+        body_timeout_s=body_timeout_s,
+    )
+    app.add_middleware(InternalErrors)  # added last: the outermost, it catches the guard's too
+    add_error_handlers(app)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 
     @app.get("/", include_in_schema=False)
@@ -162,45 +167,3 @@ def translate_response(results: list[Translation]) -> TranslateResponse:
             for r in results
         ],
     )
-
-
-def _add_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(ApiError)
-    async def api_error(_: Request, error: ApiError) -> JSONResponse:
-        return JSONResponse(error.body(), status_code=error.status)
-
-    @app.exception_handler(UserError)
-    async def user_error(_: Request, error: UserError) -> JSONResponse:
-        return JSONResponse({"error": "invalid_request", "message": str(error)}, status_code=422)
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid(_: Request, error: RequestValidationError) -> JSONResponse:
-        problems = error.errors()
-        if any(problem["type"] == "json_invalid" for problem in problems):
-            return JSONResponse(
-                {"error": "bad_json", "message": "the request body is not valid JSON"},
-                status_code=400,
-            )
-        return JSONResponse(
-            {"error": "invalid_request", "message": describe_validation(problems)},
-            status_code=422,
-        )
-
-    @app.exception_handler(OverloadedError)
-    async def overloaded(_: Request, error: OverloadedError) -> JSONResponse:
-        return JSONResponse({"error": "overloaded", "message": str(error)}, status_code=503)
-
-    @app.exception_handler(Exception)
-    async def internal(_: Request, error: Exception) -> JSONResponse:
-        logger.exception("request failed", exc_info=error)
-        message = f"internal error ({type(error).__name__}); the server keeps running"
-        return JSONResponse({"error": "internal_error", "message": message}, status_code=500)
-
-
-def describe_validation(problems: Any) -> str:
-    """``beam_size: Input should be a valid integer; sentences: Field required``."""
-    parts = []
-    for problem in list(problems)[:5]:
-        where = ".".join(str(part) for part in problem["loc"] if part != "body") or "body"
-        parts.append(f"{where}: {problem['msg']}")
-    return "; ".join(parts)

@@ -1,11 +1,12 @@
-"""Request limits, the errors they raise, and the body-size guard in front of the app.
+"""Request limits and the checks of a request's content against them.
 
 Every limit answers with a 4xx JSON body ``{"error": KIND, "message": TEXT}``:
 
-- body larger than ``max_body_bytes``: 413 ``body_too_large`` (checked before parsing, also for
-  chunked uploads without a Content-Length);
+- request head over ``max_header_bytes``, body over ``max_body_bytes``: 431 / 413, checked before
+  parsing by :class:`transformer_mt.serve.middleware.RequestGuard`;
 - more than ``max_sentences`` sentences, or none: 422 ``too_many_sentences`` / ``no_sentences``;
 - a sentence longer than ``max_chars`` characters: 422 ``sentence_too_long``;
+- a sentence holding a lone surrogate (not Unicode text): 422 ``invalid_request``;
 - ``beam_size`` above ``max_beam_size``: 422 ``beam_too_large``.
 
 A sentence within ``max_chars`` but longer than the model's maximum length in tokens is not an
@@ -15,12 +16,15 @@ response (``"truncated": [..., true, ...]``).
 
 from __future__ import annotations
 
-import json
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from transformer_mt.serve.errors import ApiError
+
+# JSON may spell a lone UTF-16 surrogate, "\ud800"; Python decodes it into a string that neither
+# UTF-8 nor the tokenizer accepts.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,7 @@ class Limits:
     max_sentences: int = 64  # sentences per request
     max_body_bytes: int = 256 * 1024  # request body
     max_beam_size: int = 16
+    max_header_bytes: int = 16 * 1024  # request line and headers
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
@@ -39,19 +44,6 @@ class Limits:
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
-
-
-class ApiError(Exception):
-    """An error answer: HTTP status, a machine-readable kind and a message for people."""
-
-    def __init__(self, status: int, kind: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.kind = kind
-        self.message = message
-
-    def body(self) -> dict[str, str]:
-        return {"error": self.kind, "message": self.message}
 
 
 def check_sentences(sentences: Sequence[str], limits: Limits) -> None:
@@ -69,7 +61,16 @@ def check_sentences(sentences: Sequence[str], limits: Limits) -> None:
 
 
 def check_text(text: str, limits: Limits, where: str) -> None:
-    """Raise :class:`ApiError` (422) when ``text`` (named ``where``) is over ``max_chars``."""
+    """Raise :class:`ApiError` (422) when ``text`` (named ``where``) is over ``max_chars`` or
+    is not Unicode text."""
+    surrogate = _SURROGATE.search(text)
+    if surrogate:
+        raise ApiError(
+            422,
+            "invalid_request",
+            f"{where} holds a lone surrogate \\u{ord(surrogate.group()):x} at character "
+            f"{surrogate.start()}, which is not Unicode text",
+        )
     if len(text) > limits.max_chars:
         raise ApiError(
             422,
@@ -84,65 +85,3 @@ def check_beam_size(beam_size: int, limits: Limits) -> None:
         raise ApiError(
             422, "beam_too_large", f"beam_size {beam_size} is above {limits.max_beam_size}"
         )
-
-
-class BodySizeLimit:
-    """ASGI middleware: answer 413 to a request body over ``max_bytes``, before the app parses it.
-
-    The body is read here (it is small by construction) and replayed to the app, so a chunked
-    upload without Content-Length is counted too.
-    """
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._reject(send)
-            return
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":  # the client went away
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                await self._reject(send)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        await self.app(scope, _replay(b"".join(chunks), receive), send)
-
-    async def _reject(self, send: Send) -> None:
-        error = ApiError(
-            413, "body_too_large", f"request body is larger than {self.max_bytes} bytes"
-        )
-        await _send_json(send, error.status, error.body())
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()  # later calls wait for the disconnect, as the app expects
-
-    return replay
-
-
-async def _send_json(send: Send, status: int, payload: Any) -> None:
-    body = json.dumps(payload).encode("utf-8")
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
