@@ -35,14 +35,23 @@ def keep_freed_memory() -> bool:
     return bool(ok and mallopt(_M_TRIM_THRESHOLD, 2 * _KEEP_BYTES) == 1)
 
 
+DEVICES = ("auto", "cpu", "cuda", "cuda:N")
+
+
 def resolve_device(name: str) -> torch.device:
-    """``auto`` picks CUDA when available, else the CPU."""
+    """``auto`` picks CUDA when available, else the CPU; ``cpu``, ``cuda`` and ``cuda:N``
+    are taken as given. Anything else, or CUDA where there is none, is a :class:`UserError`."""
+    from transformer_mt.errors import UserError
+
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        from transformer_mt.errors import UserError
-
-        raise UserError("device 'cuda' requested but no CUDA device is available")
+    kind, _, index = name.partition(":")
+    if kind not in ("cpu", "cuda") or (index and not (kind == "cuda" and index.isdigit())):
+        raise UserError(f"device {name!r}: expected one of {', '.join(DEVICES)}")
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise UserError(f"device {name!r} requested but no CUDA device is available")
+    if index and int(index) >= torch.cuda.device_count():
+        raise UserError(f"device {name!r}: this machine has {torch.cuda.device_count()} GPU(s)")
     return torch.device(name)
 
 

@@ -137,3 +137,55 @@ def test_saved_weights_are_readable_by_others(tmp_path: Path) -> None:
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
+
+
+def test_atomic_write_flushes_the_file_and_the_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flushed: list[str] = []
+    real_fsync = checkpoint.os.fsync
+
+    def fsync(fd: int) -> None:
+        flushed.append(checkpoint.os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(checkpoint.os, "fsync", fsync)
+    target = tmp_path / "weights.safetensors"
+    checkpoint.atomic_write(target, lambda tmp: Path(tmp).write_bytes(b"data"))
+    # The data before the rename (under the temporary name), the directory entry after it.
+    assert len(flushed) == 2
+    assert Path(flushed[0]).name.startswith(".weights.safetensors.")
+    assert flushed[1] == str(tmp_path)
+
+
+def test_stale_temporaries_are_recognised_and_removed(tmp_path: Path) -> None:
+    kept = [tmp_path / name for name in ("model.safetensors", "notes.tmp", ".hidden", "a.tmp.txt")]
+    stale = [
+        tmp_path / ".last.safetensors.k3j_9x2a.tmp",
+        tmp_path / ".step-00000005.safetensors.ab.tmp",
+    ]
+    for path in kept + stale:
+        path.write_bytes(b"")
+    assert sorted(checkpoint.remove_stale_temporaries(tmp_path)) == sorted(stale)
+    assert sorted(tmp_path.iterdir()) == sorted(kept)
+    assert checkpoint.remove_stale_temporaries(tmp_path / "missing") == []
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["empty", "text", "truncated", "short header", "corrupt header"],
+)
+def test_unreadable_weights_are_a_user_error_naming_the_file(tmp_path: Path, damage: str) -> None:
+    path = tmp_path / "model.safetensors"
+    save_weights(tiny(0), path)
+    data = path.read_bytes()
+    damaged = {
+        "empty": b"",
+        "text": b"these are not weights\n",
+        "truncated": data[: len(data) // 2],
+        "short header": data[:6],
+        "corrupt header": data[:8] + b"{not json" + data[17:],
+    }[damage]
+    path.write_bytes(damaged)
+    with pytest.raises(UserError, match=f"{path}: not a readable safetensors weights file"):
+        load_weights(tiny(0), path)

@@ -12,9 +12,11 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 from training_runs import raw_config, records, run_training, train_losses, write_data
 
+from transformer_mt.commands.train import train
 from transformer_mt.config import config_from_dict
 from transformer_mt.errors import UserError
 from transformer_mt.training.resume import resume_config
@@ -171,3 +173,24 @@ def test_resume_needs_a_checkpoint(data: dict[str, str], tmp_path: Path) -> None
     config = config_from_dict(raw_config(tmp_path / "run", data, max_steps=6))
     with pytest.raises(UserError, match="no checkpoint to resume from"):
         run_training(config, resume=True)
+
+
+def test_resume_removes_temporary_files_a_killed_write_left(
+    data: dict[str, str], tmp_path: Path
+) -> None:
+    run_training(raw_config(tmp_path / "run", data, max_steps=3))
+    stale = [
+        tmp_path / "run" / ".last.safetensors.x81kq_2m.tmp",
+        tmp_path / "run" / "checkpoints" / ".step-00000004.safetensors.0a9b7c6d.tmp",
+    ]
+    for path in stale:
+        path.write_bytes(b"")  # what kill -9 during a write leaves
+    messages: list[str] = []
+    resumed = resume_config(tmp_path / "run", None, ["training.max_steps=4"])
+    threads = torch.get_num_threads()
+    try:
+        train(resumed, resume=True, report=messages.append)
+    finally:
+        torch.set_num_threads(threads)
+    assert not any(path.exists() for path in stale)
+    assert "removed 2 unfinished temporary file(s) left by an interrupted write" in messages

@@ -4,14 +4,48 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn, TypeVar
 
 import click
+from click.exceptions import NoArgsIsHelpError
 
 from transformer_mt.errors import UserError
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Commands(click.Group):
+    """A click group whose usage mistakes (an unknown option, ``--beam-size abc``, a missing
+    argument, a file where a directory belongs) print the same single ``error: ...`` line and
+    exit with the same status 2 as every other user error, instead of click's usage block."""
+
+    def main(self, args: Sequence[str] | None = None, *extra: Any, **options: Any) -> NoReturn:
+        options["standalone_mode"] = False
+        try:
+            result = super().main(args, *extra, **options)
+        except NoArgsIsHelpError as error:  # a bare `transformer-mt`: the help, as asked
+            click.echo(error.format_message())
+            sys.exit(0)
+        except click.ClickException as error:
+            _exit_with_error(_one_line(error))
+        except click.Abort:  # Ctrl-C or end of input at a prompt
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+        sys.exit(result if isinstance(result, int) else 0)  # ctx.exit(code), e.g. after --help
+
+
+def _one_line(error: click.ClickException) -> str:
+    message = " ".join(error.format_message().split())
+    context = getattr(error, "ctx", None)
+    if isinstance(error, click.UsageError) and context is not None:
+        message += f" (see '{context.command_path} --help')"
+    return message
+
+
+def _exit_with_error(message: str) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(UserError.exit_code)
 
 
 def user_errors(command: F) -> F:
@@ -22,8 +56,7 @@ def user_errors(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except UserError as error:
-            click.echo(f"error: {error}", err=True)
-            sys.exit(UserError.exit_code)
+            _exit_with_error(str(error))
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)

@@ -10,6 +10,7 @@ import click
 
 from transformer_mt import __version__
 from transformer_mt.cli.check import check
+from transformer_mt.cli.common import Commands
 from transformer_mt.cli.decode import evaluate, translate
 from transformer_mt.cli.explain import explain
 from transformer_mt.cli.export import export
@@ -17,7 +18,7 @@ from transformer_mt.cli.serve import serve
 from transformer_mt.cli.training import average, plot, train
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="transformer-mt")
 def cli() -> None:
     """Train Transformer translation models from scratch and translate with them.

@@ -88,6 +88,8 @@ def average(
         last=last,
         output=Path(output) if output else None,
     )
+    if last is not None and len(used) < last:
+        _stderr(f"warning: --last {last}: the run keeps only {len(used)} checkpoint(s)")
     _stderr(f"averaged {len(used)} checkpoints ({', '.join(p.name for p in used)}) -> {written}")
 
 

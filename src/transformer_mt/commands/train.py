@@ -7,18 +7,20 @@ translations of the validation sentences.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import json
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
 
 from transformer_mt.artifacts.rundir import RunDir
+from transformer_mt.artifacts.weights import remove_stale_temporaries
 from transformer_mt.config import (
     DecodingOptions,
     ExperimentConfig,
@@ -140,38 +142,25 @@ def _train(
     report(
         f"data: {len(splits.train)} train, {len(splits.valid)} valid, {len(splits.test)} test pairs"
     )
-    if workers.is_main:
+    fresh = not resume and workers.is_main
+    with _removed_on_failure(run, enabled=fresh):  # no half-made run directory is left behind
+        if workers.is_main:
+            _write_run_dir(config, run, splits, overwrite=overwrite, resume=resume, report=report)
+        workers.barrier()
+        tokenizer = Tokenizer.load(run.tokenizer_dir)
+        train_data, valid_data = _encoded(config, tokenizer, splits, report)
+        model_config = architecture_config(
+            config.model, tokenizer.source_vocab_size, tokenizer.target_vocab_size, tokenizer.joint
+        )
         if resume:
-            run.write_config(config)
-        else:
-            prepare_run_dir(config, overwrite=overwrite)
-            Tokenizer.train(
-                splits.train,
-                run.tokenizer_dir,
-                vocab_size=config.data.vocab_size,
-                joint=config.data.joint_vocab,
-                report=report,
-            )
-    workers.barrier()
-    tokenizer = Tokenizer.load(run.tokenizer_dir)
-    train_data = EncodedCorpus.from_pairs(tokenizer, splits.train, config.data.max_length)
-    valid_data = EncodedCorpus.from_pairs(tokenizer, splits.valid)
-    if train_data.dropped:
-        limit = config.data.max_length
-        report(f"left out {train_data.dropped} training pairs longer than {limit} tokens")
-    model_config = architecture_config(
-        config.model, tokenizer.source_vocab_size, tokenizer.target_vocab_size, tokenizer.joint
-    )
-    if resume:
-        check_model_matches(run, model_config)
-    elif workers.is_main:
-        run.write_model_config(model_config)
+            check_model_matches(run, model_config)
+        elif workers.is_main:
+            run.write_model_config(model_config)
     model = build_model(model_config)
     if workers.rank > 0:  # a dropout stream of its own for each worker
         torch.manual_seed(training.seed + 7919 * workers.rank)
-    parameters = parameter_count(model)
     report(
-        f"model: {model_config.kind}, {parameters / 1e6:.2f}M parameters, {device}, "
+        f"model: {model_config.kind}, {parameter_count(model) / 1e6:.2f}M parameters, {device}, "
         f"{training.precision}, {torch.get_num_threads()} threads, {workers.world_size} worker(s); "
         f"preparation took {time.perf_counter() - started:.1f}s"
     )
@@ -196,6 +185,66 @@ def _train(
         write_summary(run, state, training.best_metric)
     report(f"trained {state.step} steps in {state.elapsed / 60:.1f} min; run directory: {run.path}")
     return state
+
+
+def _write_run_dir(
+    config: ExperimentConfig,
+    run: RunDir,
+    splits: Splits,
+    *,
+    overwrite: bool,
+    resume: bool,
+    report: Report,
+) -> None:
+    """A new run directory with its config and tokenizer, or the resumed one's config (and
+    the temporary files a killed write left in it removed)."""
+    if resume:
+        stale = [
+            *remove_stale_temporaries(run.path),
+            *remove_stale_temporaries(run.checkpoints_dir),
+        ]
+        if stale:
+            report(
+                f"removed {len(stale)} unfinished temporary file(s) left by an interrupted write"
+            )
+        run.write_config(config)
+        return
+    prepare_run_dir(config, overwrite=overwrite)
+    Tokenizer.train(
+        splits.train,
+        run.tokenizer_dir,
+        vocab_size=config.data.vocab_size,
+        joint=config.data.joint_vocab,
+        report=report,
+    )
+
+
+def _encoded(
+    config: ExperimentConfig, tokenizer: Tokenizer, splits: Splits, report: Report
+) -> tuple[EncodedCorpus, EncodedCorpus]:
+    """The training and validation pairs as token ids; training on no pairs is an error."""
+    limit = config.data.max_length
+    train_data = EncodedCorpus.from_pairs(tokenizer, splits.train, limit)
+    if not len(train_data):
+        raise UserError(
+            f"data.max_length={limit}: all {train_data.dropped} training pairs are longer than "
+            f"{limit} tokens; nothing to train on (raise data.max_length)"
+        )
+    if train_data.dropped:
+        report(f"left out {train_data.dropped} training pairs longer than {limit} tokens")
+    return train_data, EncodedCorpus.from_pairs(tokenizer, splits.valid)
+
+
+@contextlib.contextmanager
+def _removed_on_failure(run: RunDir, *, enabled: bool) -> Iterator[None]:
+    """Delete the run directory this command created if setting it up fails (a user error,
+    Ctrl-C), so that the corrected command does not need --overwrite."""
+    try:
+        yield
+    except (UserError, KeyboardInterrupt):
+        if enabled:
+            shutil.rmtree(run.path, ignore_errors=True)
+        raise
 
 
 def precision_for(training: TrainingConfig, device: torch.device, report: Report) -> TrainingConfig:

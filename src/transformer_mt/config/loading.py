@@ -44,6 +44,10 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML: {_one_line(error)}") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {error.start})") from None
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read ({error.strerror})") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of sections")
     for override in overrides:
@@ -95,9 +99,10 @@ def _apply_override(raw: dict[str, Any], override: str) -> None:
         value = yaml.safe_load(text) if text.strip() else None
     except yaml.YAMLError:
         value = text
-    raw.setdefault(section, {})
-    if raw[section] is None:
+    if raw.get(section) is None:
         raw[section] = {}
+    if not isinstance(raw[section], dict):
+        raise ConfigError(f"--set {key}: section '{section}' of the config is not a mapping")
     raw[section][name] = value
 
 

@@ -139,7 +139,7 @@ class Tokenizer:
             model_path = directory / manifest[f"{side}_model"]
             if not model_path.is_file():
                 raise DataError(model_path, None, "no such file (listed in tokenizer.json)")
-            processor = _processor(model_path.read_bytes())
+            processor = _read_processor(model_path)
             _check_model(processor, model_path, manifest[f"{side}_vocab_size"])
             processors.append(processor)
         return cls(processors[0], processors[1], joint=bool(manifest["joint"]))
@@ -254,7 +254,7 @@ def model_files(directory: Path) -> tuple[Path, Path, bool]:
 
 def pieces(model_file: Path) -> list[str]:
     """Every piece of a SentencePiece model file, in id order."""
-    processor = spm.SentencePieceProcessor(model_file=str(model_file))
+    processor = _read_processor(Path(model_file))
     return [processor.id_to_piece(i) for i in range(processor.get_piece_size())]
 
 
@@ -320,6 +320,16 @@ def _last_line(message: str) -> str:
 
 def _processor(model: bytes) -> spm.SentencePieceProcessor:
     return spm.SentencePieceProcessor(model_proto=model)
+
+
+def _read_processor(path: Path) -> spm.SentencePieceProcessor:
+    """A SentencePiece model file; a missing, truncated or foreign file is a :class:`DataError`."""
+    try:
+        return _processor(path.read_bytes())
+    except OSError as error:
+        raise DataError(path, None, f"cannot read ({error.strerror})") from None
+    except RuntimeError:  # SentencePiece's "model_proto->ParseFromArray(...)" failure
+        raise DataError(path, None, "not a readable SentencePiece model (truncated?)") from None
 
 
 def _decode(processor: spm.SentencePieceProcessor, ids: Sequence[Sequence[int]]) -> list[str]:

@@ -70,6 +70,8 @@ class Trainer:
         report: Report = print,
         workers: Workers | None = None,
     ) -> None:
+        if not len(train):
+            raise ValueError("no training pairs: every batch order would be empty")
         self.model = model.to(device)
         self.train_data, self.valid_data = train, valid
         self.lengths = train.lengths()
