@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -12,6 +14,8 @@ from transformer_mt.artifacts import weights as checkpoint
 from transformer_mt.artifacts.weights import load_weights, save_weights
 from transformer_mt.errors import UserError
 from transformer_mt.model import Transformer, TransformerConfig
+from transformer_mt.model.factory import build_model
+from transformer_mt.model.lstm_config import LSTMConfig
 
 
 def tiny(seed: int, **overrides: object) -> Transformer:
@@ -189,3 +193,35 @@ def test_unreadable_weights_are_a_user_error_naming_the_file(tmp_path: Path, dam
     path.write_bytes(damaged)
     with pytest.raises(UserError, match=f"{path}: not a readable safetensors weights file"):
         load_weights(tiny(0), path)
+
+
+def test_load_model_refuses_a_config_that_does_not_fit_before_allocating(tmp_path: Path) -> None:
+    path = tmp_path / "model.safetensors"
+    save_weights(tiny(0), path)
+    fitting = tiny(1).config
+    assert_equal_models(checkpoint.load_model(fitting, path), tiny(0))
+    # An edited model.json: building this model would take terabytes (a RuntimeError from the
+    # allocator); the header check answers first, from a meta-device model.
+    absurd = dataclasses.replace(fitting, d_model=2**30, num_heads=2, d_ff=2**30)
+    with pytest.raises(UserError, match=r"has shape \(16,\), the model expects \(1073741824,\)"):
+        checkpoint.load_model(absurd, path)
+
+
+@pytest.mark.parametrize("kind", ["transformer", "lstm"])
+@pytest.mark.parametrize(("share", "tie"), [(True, True), (False, True), (False, False)])
+def test_meta_models_name_the_same_tensors_as_real_ones(kind: str, share: bool, tie: bool) -> None:
+    fields = {"src_vocab_size": 30, "tgt_vocab_size": 30, "d_model": 16}
+    fields |= {"share_embeddings": share, "tie_output": tie}
+    if kind == "transformer":
+        config: Any = TransformerConfig(**fields, num_heads=2, d_ff=32)  # type: ignore[arg-type]
+    else:
+        config = LSTMConfig(**fields)  # type: ignore[arg-type]
+    real = {name: t.shape for name, t in checkpoint.unique_tensors(build_model(config)).items()}
+    with torch.device("meta"):
+        skeleton = build_model(config)
+    assert {n: t.shape for n, t in checkpoint._unique_entries(skeleton).items()} == real
+
+
+def assert_equal_models(model: torch.nn.Module, other: torch.nn.Module) -> None:
+    for mine, theirs in zip(model.state_dict().values(), other.state_dict().values(), strict=True):
+        assert torch.equal(mine, theirs)

@@ -3,18 +3,20 @@ fsync of the directory)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, safe_open, save_file
 from torch import nn
 
 from transformer_mt.errors import UserError
+from transformer_mt.model.factory import ArchitectureConfig, Model, build_model
 
 
 def _default_mode() -> int:
@@ -84,13 +86,42 @@ def load_weights(model: nn.Module, path: Path) -> None:
     apply_weights(model, read_weights(path), path)
 
 
+def load_model(config: ArchitectureConfig, path: Path) -> Model:
+    """The model ``config`` describes with the weights of ``path``.
+
+    The file's tensor names and shapes (its header) are checked against a memory-less (meta
+    device) model first: a ``model.json`` that does not fit the weights, say an edited
+    ``d_model`` of a million, is a one-line error before gigabytes are allocated for it.
+    """
+    with torch.device("meta"):
+        skeleton = build_model(config)
+    expected = {name: tuple(tensor.shape) for name, tensor in _unique_entries(skeleton).items()}
+    _check_names_and_shapes(expected, _header_shapes(path), path)
+    model = build_model(config)
+    apply_weights(model, read_weights(path), path)
+    return model
+
+
 def read_weights(path: Path) -> dict[str, torch.Tensor]:
     """The tensors of a safetensors file; a missing, truncated or corrupt file is a
     :class:`UserError` naming it."""
+    with _readable(path):
+        return load_file(str(path))
+
+
+def _header_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    """Tensor names and shapes from a safetensors header, without reading the tensors."""
+    with _readable(path), safe_open(str(path), framework="pt") as handle:
+        names = handle.keys()  # a safetensors handle is not iterable
+        return {name: tuple(handle.get_slice(name).get_shape()) for name in names}
+
+
+@contextlib.contextmanager
+def _readable(path: Path) -> Iterator[None]:
     if not path.is_file():
         raise UserError(f"{path}: no such weights file")
     try:
-        return load_file(str(path))
+        yield
     except (SafetensorError, OSError, ValueError) as error:
         raise UserError(
             f"{path}: not a readable safetensors weights file "
@@ -100,21 +131,36 @@ def read_weights(path: Path) -> dict[str, torch.Tensor]:
 
 def apply_weights(model: nn.Module, state: dict[str, torch.Tensor], path: Path) -> None:
     """Copy ``state`` into ``model``; missing, unexpected or mis-shaped tensors are an error."""
-    expected = unique_tensors(model)
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
+    expected = {name: tuple(tensor.shape) for name, tensor in unique_tensors(model).items()}
+    _check_names_and_shapes(expected, {k: tuple(v.shape) for k, v in state.items()}, path)
+    model.load_state_dict(state, strict=False)
+
+
+def _check_names_and_shapes(
+    expected: dict[str, tuple[int, ...]], found: dict[str, tuple[int, ...]], path: Path
+) -> None:
+    missing = sorted(set(expected) - set(found))
+    unexpected = sorted(set(found) - set(expected))
     if missing or unexpected:
         raise UserError(
             f"{path}: weights do not match the model architecture "
             f"(missing {missing[:3]}, unexpected {unexpected[:3]})"
         )
-    for name, tensor in state.items():
-        if tensor.shape != expected[name].shape:
-            raise UserError(
-                f"{path}: {name} has shape {tuple(tensor.shape)}, "
-                f"the model expects {tuple(expected[name].shape)}"
-            )
-    model.load_state_dict(state, strict=False)
+    for name, shape in found.items():
+        if shape != expected[name]:
+            raise UserError(f"{path}: {name} has shape {shape}, the model expects {expected[name]}")
+
+
+def _unique_entries(model: nn.Module) -> dict[str, torch.Tensor]:
+    """:func:`unique_tensors`' names for a model on the meta device (no data pointers there:
+    a shared tensor is recognised as the same object)."""
+    seen: set[int] = set()
+    out: dict[str, torch.Tensor] = {}
+    for name, tensor in model.state_dict(keep_vars=True).items():
+        if id(tensor) not in seen:
+            seen.add(id(tensor))
+            out[name] = tensor
+    return out
 
 
 def unique_tensors(model: nn.Module) -> dict[str, torch.Tensor]:

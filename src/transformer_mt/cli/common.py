@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, TypeVar
@@ -48,6 +49,21 @@ def _exit_with_error(message: str) -> NoReturn:
     sys.exit(UserError.exit_code)
 
 
+def _out_of_memory(error: BaseException) -> bool:
+    """An allocation failure: ``MemoryError``, torch's ``OutOfMemoryError`` (CUDA) or its CPU
+    allocator's ``RuntimeError`` ("can't allocate memory")."""
+    return (
+        isinstance(error, MemoryError)
+        or type(error).__name__ == "OutOfMemoryError"
+        or "can't allocate memory" in str(error)
+    )
+
+
+def _requested(error: BaseException) -> str:
+    found = re.search(r"tried to allocate (\d+) bytes", str(error))
+    return f" (tried to allocate {int(found.group(1)) / 1e9:.1f} GB)" if found else ""
+
+
 def user_errors(command: F) -> F:
     """Turn :class:`UserError` (and ValueError from option validation) into ``error: ...``."""
 
@@ -57,6 +73,13 @@ def user_errors(command: F) -> F:
             return command(*args, **kwargs)
         except UserError as error:
             _exit_with_error(str(error))
+        except (MemoryError, RuntimeError) as error:
+            if not _out_of_memory(error):
+                raise
+            _exit_with_error(
+                f"out of memory{_requested(error)}; a smaller --batch-size, --max-tokens, "
+                "--beam-size or model needs less"
+            )
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)

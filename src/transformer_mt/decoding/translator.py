@@ -14,7 +14,7 @@ import torch
 from tqdm.auto import tqdm
 
 from transformer_mt.artifacts.rundir import RunDir
-from transformer_mt.artifacts.weights import load_weights
+from transformer_mt.artifacts.weights import load_model
 from transformer_mt.config.decoding import DecodingOptions
 from transformer_mt.data.batching import Batch, pad_sequences, token_budget_batches
 from transformer_mt.data.tokenizer import Tokenizer
@@ -22,7 +22,7 @@ from transformer_mt.decoding.beam import BeamSearch
 from transformer_mt.decoding.hypothesis import Hypothesis
 from transformer_mt.decoding.search import GreedySearch, SamplingSearch, SearchStrategy
 from transformer_mt.inference.convert import convert_for_inference
-from transformer_mt.model.factory import Model, build_model
+from transformer_mt.model.factory import Model
 from transformer_mt.runtime import resolve_device
 
 
@@ -91,8 +91,9 @@ class Translator:
     ) -> Translator:
         """Load the model, tokenizer and best weights of a run directory."""
         run = RunDir(Path(run_dir))
-        model = build_model(run.read_model_config())
-        load_weights(model, Path(weights) if weights else run.require_weights())
+        model = load_model(
+            run.read_model_config(), Path(weights) if weights else run.require_weights()
+        )
         tokenizer = Tokenizer.load(run.tokenizer_dir)
         # The model is this translator's own: it can take the fast inference path.
         return cls(model, tokenizer, resolve_device(device), dtype=dtype, fast=True)

@@ -16,9 +16,8 @@ import torch
 from torch import nn
 
 from transformer_mt.artifacts.rundir import RunDir
-from transformer_mt.artifacts.weights import load_weights
 from transformer_mt.data.tokenizer import UNK_ID, model_files, pieces
-from transformer_mt.export import require
+from transformer_mt.export import load_transformer, require
 from transformer_mt.export.target import staged_directory
 from transformer_mt.model.attention import MultiHeadAttention
 from transformer_mt.model.config import TransformerConfig
@@ -135,9 +134,8 @@ def export_ctranslate2(
     require("ctranslate2")
     run = RunDir(Path(run_dir))
     with staged_directory(Path(out), run, overwrite=overwrite) as staging:
-        model = Transformer(run.read_model_config())
-        load_weights(model, run.require_weights())
+        model = load_transformer(run)
         source_model, target_model, _ = model_files(run.tokenizer_dir)
-        spec = model_spec(model.eval(), pieces(source_model), pieces(target_model))
+        spec = model_spec(model, pieces(source_model), pieces(target_model))
         write_model(spec, staging, quantization)
     return Path(out)

@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from transformer_mt.artifacts.rundir import RunDir
-from transformer_mt.artifacts.weights import load_weights
 from transformer_mt.data.tokenizer import model_files, pieces
 from transformer_mt.errors import ConfigError
-from transformer_mt.export import require
+from transformer_mt.export import load_transformer, require
 from transformer_mt.export.hf_weights import hf_state_dict
 from transformer_mt.export.target import staged_directory
 from transformer_mt.model.config import TransformerConfig
@@ -153,9 +152,8 @@ def export_hf(run_dir: Path, out: Path, *, beam_size: int = 4, overwrite: bool =
     """
     run = RunDir(Path(run_dir))
     with staged_directory(Path(out), run, overwrite=overwrite) as staging:
-        model = Transformer(run.read_model_config())
-        load_weights(model, run.require_weights())
-        exported = hf_model(model.eval(), beam_size)
+        model = load_transformer(run)
+        exported = hf_model(model, beam_size)
         exported.save_pretrained(staging)
         write_tokenizer(run.tokenizer_dir, staging, model.config.max_positions)
     return Path(out)

@@ -13,9 +13,8 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from transformer_mt.artifacts.rundir import RunDir
-from transformer_mt.artifacts.weights import atomic_write, load_weights
+from transformer_mt.artifacts.weights import atomic_write, load_model
 from transformer_mt.errors import UserError
-from transformer_mt.model.factory import build_model
 from transformer_mt.training.snapshot import FORMAT, list_checkpoints
 
 MODEL_PREFIX = "model."
@@ -78,5 +77,5 @@ def average_run_checkpoints(
     averaged = average_weights(checkpoints)
     target = output or run.averaged_weights
     atomic_write(target, lambda tmp: save_file(averaged, tmp, metadata={"format": "pt"}))
-    load_weights(build_model(model_config), target)  # fails clearly if it does not fit the run
+    load_model(model_config, target)  # fails clearly if it does not fit the run
     return target, checkpoints
