@@ -129,6 +129,8 @@ def _train(
     run = RunDir(Path(config.run_dir))
     if resume:
         check_resumable(run)
+        # Read the checkpoint before writing anything: a run with none loadable stays as it was.
+        checkpoint, snapshot = latest_snapshot(run, report)
     elif workers.is_main:  # the others would see the directory rank 0 is making
         check_run_dir(config, overwrite=overwrite)
     started = time.perf_counter()
@@ -156,7 +158,7 @@ def _train(
             check_model_matches(run, model_config)
         elif workers.is_main:
             run.write_model_config(model_config)
-    model = build_model(model_config)
+        model = build_model(model_config)
     if workers.rank > 0:  # a dropout stream of its own for each worker
         torch.manual_seed(training.seed + 7919 * workers.rank)
     report(
@@ -177,8 +179,7 @@ def _train(
         workers=workers,
     )
     if resume:
-        path, snapshot = latest_snapshot(run, report)
-        trainer.restore(snapshot, path)
+        trainer.restore(snapshot, checkpoint)
         report(f"resuming {run.path} at step {trainer.state.step} (epoch {trainer.state.epoch})")
     state = trainer.run()
     if workers.is_main:
@@ -237,11 +238,12 @@ def _encoded(
 
 @contextlib.contextmanager
 def _removed_on_failure(run: RunDir, *, enabled: bool) -> Iterator[None]:
-    """Delete the run directory this command created if setting it up fails (a user error,
-    Ctrl-C), so that the corrected command does not need --overwrite."""
+    """Delete the run directory this command created if setting it up fails (a user error, a
+    model too large for memory, Ctrl-C): it holds no training yet, and the corrected command
+    then needs no --overwrite."""
     try:
         yield
-    except (UserError, KeyboardInterrupt):
+    except BaseException:
         if enabled:
             shutil.rmtree(run.path, ignore_errors=True)
         raise

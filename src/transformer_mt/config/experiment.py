@@ -169,7 +169,20 @@ SECTIONS: dict[str, type] = {
 }
 
 
-DATA_RANGES = {"vocab_size": Range(5), "max_length": AT_LEAST_ONE}
+# SentencePiece needs a few pieces beyond its specials; the largest vocabularies in use
+# (multilingual models) are near 250,000.
+DATA_RANGES = {"vocab_size": Range(5, 1_000_000), "max_length": AT_LEAST_ONE}
+MODEL_RANGES = {
+    "d_model": AT_LEAST_ONE,
+    "num_heads": AT_LEAST_ONE,
+    "num_encoder_layers": AT_LEAST_ONE,
+    "num_decoder_layers": AT_LEAST_ONE,
+    "d_ff": AT_LEAST_ONE,
+    "dropout": FRACTION,
+    "attention_dropout": FRACTION,
+    "max_positions": Range(2),
+    "init_std": POSITIVE,
+}
 TRAINING_RANGES = {
     "max_tokens": AT_LEAST_ONE,
     "accumulate": AT_LEAST_ONE,

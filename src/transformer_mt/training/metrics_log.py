@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from transformer_mt.artifacts.rundir import RunDir
+from transformer_mt.data.readers import decode_utf8_line
+from transformer_mt.errors import DataError
 
 CSV_COLUMNS = (
     "kind",
@@ -65,15 +67,25 @@ class MetricsLog:
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:
-    """The records of a ``metrics.jsonl`` file (a torn last line from a killed run is skipped)."""
+    """The records of a ``metrics.jsonl`` file.
+
+    A torn last line (a run killed mid-write) is skipped; any other line that is not a JSON
+    record with a ``step`` is a :class:`DataError` naming it (``metrics.jsonl:7: ...``).
+    """
     if not path.is_file():
         return []
+    lines = path.read_bytes().splitlines()
     records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for number, raw in enumerate(lines, start=1):
         try:
-            records.append(json.loads(line))
+            record = json.loads(decode_utf8_line(raw, path, number))
         except json.JSONDecodeError:
-            continue
+            if number == len(lines):
+                continue
+            raise DataError(path, number, "not a JSON record (was the file edited?)") from None
+        if not isinstance(record, dict) or not isinstance(record.get("step"), int):
+            raise DataError(path, number, "not a metrics record (no integer 'step')")
+        records.append(record)
     return records
 
 
