@@ -160,7 +160,7 @@ CASES = [
     Case("export {run} {run} --format hf", "wrong-type", None, ("run directory",)),
     Case("export {run} {out} --format onnx", "wrong-type", None, ("'onnx' is not one of",)),
     Case("serve {run} --port 0", "truncated", at(WEIGHTS, truncate), (NOT_WEIGHTS,)),
-    Case("serve {run} --port 70000", "out-of-range", None, ("--port 70000",)),
+    Case("serve {run} --port 70000", "out-of-range", None, ("--port", "got 70000")),
     Case("serve {run} --port 0 --max-chars 0", "out-of-range", None, ("max_chars",)),
     Case("serve {run} --port 0 --device tpu", "wrong-type", None, ("device 'tpu'",)),
     # evaluate: the run's config and the data it names

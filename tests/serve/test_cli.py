@@ -90,8 +90,12 @@ def test_a_missing_extra_names_the_pip_command(
         (["--max-sentences", "0"], "max_sentences must be at least 1"),
         (["--batch-sentences", "0"], "--batch-sentences"),
         (["--max-header-bytes", "0"], "max_header_bytes must be at least 1"),
-        (["--body-timeout", "0"], "--body-timeout must be a number of seconds above 0"),
-        (["--body-timeout", "inf"], "--body-timeout must be a number of seconds above 0"),
+        (["--body-timeout", "0"], "--body-timeout must be positive, got 0.0"),
+        (["--body-timeout", "inf"], "--body-timeout must be a finite number (positive), got inf"),
+        (
+            ["--batch-wait-ms", "nan"],
+            "--batch-wait-ms must be a finite number (at least 0), got nan",
+        ),
     ],
 )
 def test_bad_options_are_one_line_errors(
@@ -134,7 +138,7 @@ def test_a_port_out_of_range_is_a_one_line_error(
     tmp_path: Path, served: dict[str, Any], port: str
 ) -> None:
     result = invoke(["serve", str(tmp_path / "nowhere"), "--port", port])
-    assert_user_error(result, f"--port {port}: a port is between 0 and 65535")
+    assert_user_error(result, f"--port must be in [0, 65535], got {port}")
     assert not served
 
 

@@ -8,6 +8,7 @@ import click
 
 from transformer_mt.cli.common import user_errors
 from transformer_mt.errors import UserError
+from transformer_mt.ranges import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, Range
 
 
 @click.command()
@@ -83,10 +84,15 @@ def serve(
         limits = Limits(max_chars, max_sentences, max_body_bytes, max_beam_size, max_header_bytes)
     except ValueError as error:
         raise UserError(str(error)) from None
-    if batch_wait_ms < 0 or batch_sentences < 1:
-        raise UserError("--batch-wait-ms must be >= 0 and --batch-sentences >= 1")
-    if not 0 < body_timeout < float("inf"):
-        raise UserError(f"--body-timeout must be a number of seconds above 0, got {body_timeout}")
+    for flag, value, allowed in (
+        ("--batch-wait-ms", batch_wait_ms, NON_NEGATIVE),
+        ("--batch-sentences", batch_sentences, AT_LEAST_ONE),
+        ("--body-timeout", body_timeout, POSITIVE),
+        ("--threads", threads, Range(1, optional=True)),
+    ):
+        problem = allowed.problem(value)
+        if problem is not None:
+            raise UserError(f"{flag} {problem}")
     check_listen_address(host, port)  # before the model loads: a taken port fails at once
     configure_cpu(threads)
     translator = Translator.load(run_dir, device=device)

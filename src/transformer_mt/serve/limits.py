@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
+from transformer_mt.ranges import AT_LEAST_ONE, first_range_problem
 from transformer_mt.serve.errors import ApiError
 
 # JSON may spell a lone UTF-16 surrogate, "\ud800"; Python decodes it into a string that neither
@@ -38,9 +39,9 @@ class Limits:
     max_header_bytes: int = 16 * 1024  # request line and headers
 
     def __post_init__(self) -> None:
-        for name, value in asdict(self).items():
-            if value < 1:
-                raise ValueError(f"{name} must be at least 1, got {value}")
+        found = first_range_problem(self, {f.name: AT_LEAST_ONE for f in fields(self)})
+        if found is not None:
+            raise ValueError(" ".join(found))
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)

@@ -11,8 +11,9 @@ import socket
 from typing import Any
 
 from transformer_mt.errors import UserError
+from transformer_mt.ranges import Range
 
-MAX_PORT = 65535
+PORT = Range(0, 65535)  # 0: any free port
 # (host, port) for IPv4, (host, port, flowinfo, scope_id) for IPv6.
 SocketAddress = tuple[Any, ...]
 
@@ -24,8 +25,9 @@ def check_listen_address(host: str, port: int) -> None:
     the way uvicorn (asyncio's ``create_server``) will bind it: with ``SO_REUSEADDR``, so a port
     whose connections linger in TIME_WAIT counts as free, but a listening server does not.
     """
-    if not 0 <= port <= MAX_PORT:
-        raise UserError(f"--port {port}: a port is between 0 and {MAX_PORT}")
+    problem = PORT.problem(port)
+    if problem is not None:
+        raise UserError(f"--port {problem}")
     try:
         addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as error:
