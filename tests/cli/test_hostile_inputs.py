@@ -23,6 +23,7 @@ import uvicorn
 from click.testing import Result
 
 from cli.toy_data import ToyRun, invoke, toy_config, write_config
+from transformer_mt.data.tokenizer import Tokenizer
 
 Damage = Callable[[Path], None]  # applied to the workspace before the command runs
 
@@ -301,3 +302,16 @@ def test_every_class_of_hostile_input_is_covered() -> None:
     assert commands == {
         "translate", "check", "explain", "export", "serve", "evaluate", "average", "plot", "train"
     }  # fmt: skip
+
+
+def test_ctrl_c_while_a_new_run_is_set_up_leaves_no_run_directory(
+    pristine: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Tokenizer, "train", interrupted)
+    result = invoke(["train", str(pristine / "config.yaml")])
+    assert result.exit_code == 130, result.output
+    assert result.stderr.strip().splitlines()[-1] == "interrupted"
+    assert not (pristine / "new-run").exists()

@@ -115,7 +115,13 @@ class Trainer:
                 self.run_dir, tensorboard=config.tensorboard, resumed_at=self.resumed_at
             )
         per_update = config.accumulate * workers.world_size
-        updates_per_epoch = math.ceil(self.train_data.num_batches(config.max_tokens) / per_update)
+        batches = self.train_data.num_batches(config.max_tokens)
+        updates_per_epoch = math.ceil(batches / per_update)
+        if per_update > batches and workers.is_main:
+            self.report(
+                f"warning: training.accumulate={config.accumulate}: each update takes "
+                f"{per_update} batches, {per_update / batches:.1f} passes over the data's {batches}"
+            )
         progress = Progress(config, updates_per_epoch, initial=state.step, enabled=workers.is_main)
         updates = self._updates(per_update)
         try:
