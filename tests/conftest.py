@@ -5,7 +5,7 @@ Token ids follow the default config: 0 <pad>, 1 <unk>, 2 <s>, 3 </s>, words from
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 import torch
@@ -25,6 +25,15 @@ torch.set_num_threads(1)
 # database in the working tree, and are not timed (a busy 2-core machine is slow).
 settings.register_profile("deterministic", derandomize=True, database=None, deadline=None)
 settings.load_profile("deterministic")
+
+
+@pytest.fixture(autouse=True)
+def _denormals_back_on() -> Iterator[None]:
+    """Training and loading a translator turn denormal floats off for the whole process
+    (``runtime.configure_cpu``); later tests must not inherit that (hypothesis refuses to
+    draw floats then, and tiny values round to zero)."""
+    yield
+    torch.set_flush_denormal(False)
 
 
 def tiny_config(**overrides: object) -> TransformerConfig:
