@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -24,3 +25,17 @@ def client(translator: Translator) -> Iterator[TestClient]:
     app = create_app(translator, limits=TEST_LIMITS, model_name="toy")
     with TestClient(app) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def exploding(translator: Translator, monkeypatch: pytest.MonkeyPatch) -> Translator:
+    """The translator, failing with a RuntimeError (a defect) on the sentence "boom"."""
+    working = translator.translate_detailed
+
+    def failing(sentences: list[str], *args: Any, **options: Any) -> Any:
+        if "boom" in sentences:
+            raise RuntimeError("decoder exploded")
+        return working(sentences, *args, **options)
+
+    monkeypatch.setattr(translator, "translate_detailed", failing)
+    return translator

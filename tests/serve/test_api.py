@@ -130,17 +130,8 @@ def test_a_chunked_body_too_large_without_content_length(client: TestClient) -> 
     assert_error(post_raw(client, chunks()), 413, "body_too_large")  # type: ignore[arg-type]
 
 
-def test_a_failing_decode_is_a_500_and_the_server_keeps_serving(
-    translator: Translator, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    working = translator.translate_detailed
-
-    def failing(sentences: list[str], *args: Any, **options: Any) -> Any:
-        if "boom" in sentences:
-            raise RuntimeError("decoder exploded")
-        return working(sentences, *args, **options)
-
-    monkeypatch.setattr(translator, "translate_detailed", failing)
+def test_a_failing_decode_is_a_500_and_the_server_keeps_serving(exploding: Translator) -> None:
+    translator = exploding
     app = create_app(translator, limits=TEST_LIMITS)
     with TestClient(app, raise_server_exceptions=False) as client:
         assert_error(client.post("/translate", json={"sentences": ["boom"]}), 500, "internal_error")

@@ -11,7 +11,6 @@ import json
 import socket
 import time
 from collections.abc import Iterator
-from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -58,17 +57,8 @@ def assert_serving(port: int) -> None:
     connection.close()
 
 
-def test_a_500_keeps_the_connection_open(
-    translator: Translator, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    working = translator.translate_detailed
-
-    def failing(sentences: list[str], *args: Any, **options: Any) -> Any:
-        if "boom" in sentences:
-            raise RuntimeError("decoder exploded")
-        return working(sentences, *args, **options)
-
-    monkeypatch.setattr(translator, "translate_detailed", failing)
+def test_a_500_keeps_the_connection_open(exploding: Translator) -> None:
+    translator = exploding
     with live_server(create_app(translator, limits=TEST_LIMITS)) as url:
         connection = http.client.HTTPConnection(urlsplit(url).netloc, timeout=10)
         headers = {"content-type": "application/json"}
