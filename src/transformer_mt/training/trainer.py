@@ -125,30 +125,30 @@ class Trainer:
         progress = Progress(config, updates_per_epoch, initial=state.step, enabled=workers.is_main)
         updates = self._updates(per_update)
         try:
-            with self.stop:
+            with self.stop:  # a signal from here on ends the run at an update boundary
                 self._loop(updates, progress)
+                progress.close()
+                if not self.stopping and self.bleu_step != state.step:
+                    self.validate(with_bleu=True)
+                if self.saved_step != state.step:
+                    # After a stop signal this checkpoint, at an update boundary, resumes
+                    # exactly like an uninterrupted run.
+                    self.save_checkpoint()
         except KeyboardInterrupt:
             if workers.is_main:  # a second signal: the update in flight cannot be saved exactly
                 self.report(
-                    f"stopped during step {state.step + 1}; the latest checkpoint "
+                    f"stopped at once after step {state.step}; the latest checkpoint "
                     f"(step {self.saved_step}) is kept; resume with --resume"
                 )
             raise
         finally:
             progress.close()
+            if self.log is not None:
+                self.log.close()
         if self.stopping:
-            # At an update boundary: this checkpoint resumes exactly like an uninterrupted run.
-            if self.saved_step != state.step:
-                self.save_checkpoint()
             if workers.is_main:
                 self.report(f"interrupted at step {state.step}; resume with --resume")
             raise KeyboardInterrupt
-        if self.bleu_step != state.step:
-            self.validate(with_bleu=True)
-        if self.saved_step != state.step:
-            self.save_checkpoint()
-        if self.log is not None:
-            self.log.close()
         return state
 
     def _loop(
