@@ -95,6 +95,10 @@ class ModelConfig:
     attention: str = "general"  # lstm only: Luong attention score, general | dot
 
     def __post_init__(self) -> None:
+        # Checked here for every kind: an LSTM leaves some unused, but they are still saved.
+        found = first_range_problem(self, MODEL_RANGES)
+        if found is not None:  # "model: dropout ...", like the architecture's own checks
+            raise ConfigError("model: {} {}".format(*found))
         if self.kind not in MODEL_KINDS:
             raise ConfigError(f"model.kind must be one of {tuple(MODEL_KINDS)}, got {self.kind!r}")
 
