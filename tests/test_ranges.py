@@ -36,6 +36,14 @@ def test_out_of_range_values_are_named_with_the_range(
     assert allowed.problem(value) == problem
 
 
+def test_integers_beyond_any_float_are_out_of_range_not_an_overflow() -> None:
+    assert SEED.problem(10**400) == "must be in [0, 2**63 - 1], got an integer of about 401 digits"
+    assert POSITIVE.problem(-(10**5000)) == "must be positive, got -an integer of about 5001 digits"
+    assert Range(0).problem(10**400) is None
+    with pytest.raises(OptionError, match="seed must be in"):
+        DecodingOptions(seed=10**400)
+
+
 def test_in_range_values_and_optional_none_pass() -> None:
     assert POSITIVE.problem(1e-300) is None
     assert FRACTION.problem(0) is None

@@ -32,9 +32,9 @@ class Range:
             return None
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return f"must be a number ({self.describe()}), got {value!r}"
-        if not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value):
             return f"must be a finite number ({self.describe()}), got {value!r}"
-        return None if self._inside(value) else f"must be {self.describe()}, got {value!r}"
+        return None if self._inside(value) else f"must be {self.describe()}, got {_shown(value)}"
 
     def _inside(self, value: float) -> bool:
         if self.low is not None and (value <= self.low if self.low_open else value < self.low):
@@ -76,6 +76,15 @@ def range_problems(values: Any, ranges: Mapping[str, Range]) -> Iterator[tuple[s
 
 def first_range_problem(values: Any, ranges: Mapping[str, Range]) -> tuple[str, str] | None:
     return next(range_problems(values, ranges), None)
+
+
+def _shown(value: float) -> str:
+    """``repr`` of a value, except integers too long to print usefully (or at all: Python
+    refuses to turn one of over 4,300 digits into text)."""
+    if isinstance(value, int) and value.bit_length() > 80:
+        digits = int(value.bit_length() * math.log10(2)) + 1
+        return f"{'-' if value < 0 else ''}an integer of about {digits} digits"
+    return repr(value)
 
 
 def _number(value: float | None) -> str:
