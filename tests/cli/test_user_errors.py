@@ -73,12 +73,21 @@ def test_existing_run_dir_without_overwrite(
     assert sorted(p.name for p in toy_run.run_dir.iterdir()) == before
 
 
-@pytest.mark.parametrize("run_dir", [".", "", "..", "work/.."])
+@pytest.mark.parametrize(
+    ("run_dir", "message"),
+    [
+        (".", "contains the working directory"),
+        ("", "run_dir must be a directory path, got ''"),
+        ("..", "contains the working directory"),
+        ("work/..", "contains the working directory"),
+    ],
+)
 def test_overwrite_never_deletes_the_working_directory(
     make_config: Callable[..., Path],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     run_dir: str,
+    message: str,
 ) -> None:
     config = make_config()
     work = tmp_path / "work"
@@ -86,7 +95,7 @@ def test_overwrite_never_deletes_the_working_directory(
     (work / "precious.txt").write_text("keep me")
     monkeypatch.chdir(work)
     result = invoke(["train", str(config), "--set", f"run_dir={run_dir}", "--overwrite"])
-    assert_user_error(result, "contains the working directory")
+    assert_user_error(result, message)
     assert (work / "precious.txt").read_text() == "keep me"
 
 
