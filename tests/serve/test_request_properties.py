@@ -49,6 +49,9 @@ option_values = {
     "top_k": st.integers(-1, 50),
     "top_p": st.floats(-0.5, 1.5, allow_subnormal=False),
     "seed": st.integers(-(2**70), 2**70),
+    "max_token_repeat": st.integers(-1, 4),
+    "no_repeat_ngram_size": st.integers(-1, 4),
+    "repetition_penalty": st.floats(-1, 3, allow_subnormal=False),
 }
 assert set(option_values) == set(SERVED_OPTIONS)
 

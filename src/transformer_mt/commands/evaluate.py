@@ -13,6 +13,7 @@ from transformer_mt.data.readers import read_text_lines
 from transformer_mt.decoding.translator import Translator
 from transformer_mt.errors import UserError
 from transformer_mt.evaluation.metrics import Scores, corpus_scores
+from transformer_mt.evaluation.repetition import stutter_rate
 from transformer_mt.runtime import configure_cpu
 
 
@@ -66,10 +67,25 @@ def evaluate_run(
     report(f"translating {len(sources)} sentences ({options.describe()}{precision})")
     hypotheses = translator.translate(sources, options, progress=True)
     scores = corpus_scores(hypotheses, references)
+    cjk = scores.tokenizer == "zh"
+    stutter = {
+        "stutter": stutter_rate(hypotheses, cjk=cjk),
+        "reference_stutter": stutter_rate(references, cjk=cjk),
+    }
+    report(
+        f"stutter: {stutter['stutter']:.1%} of the outputs repeat themselves "
+        f"(references: {stutter['reference_stutter']:.1%})"
+    )
     name = files[0].name if files else split
     if output is not None:
         output.write_text("".join(h + "\n" for h in hypotheses), encoding="utf-8")
-    record = {"data": name, "decoding": options.to_dict(), "dtype": dtype, **scores.__dict__}
+    record = {
+        "data": name,
+        "decoding": options.to_dict(),
+        "dtype": dtype,
+        **scores.__dict__,
+        **stutter,
+    }
     RunDir(run_dir).evaluation_record(name).write_text(
         json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )

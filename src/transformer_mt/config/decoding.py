@@ -44,7 +44,9 @@ class DecodingOptions:
 
     ``beam_size=1`` is greedy search (unless ``n_best > 1``); ``sample=True`` draws each token
     from the model's distribution instead (filtered by ``temperature``, ``top_k``, ``top_p``;
-    reproducible with ``seed``). Outputs stop at ``</s>`` or after
+    reproducible with ``seed``). Every strategy applies the repetition guards
+    (``max_token_repeat``, ``no_repeat_ngram_size``, ``repetition_penalty``; see
+    :mod:`transformer_mt.decoding.guards`). Outputs stop at ``</s>`` or after
     ``max_length_ratio * source_tokens + max_length_offset`` tokens.
     """
 
@@ -56,6 +58,11 @@ class DecodingOptions:
     top_k: int = _option(0, "With sample: keep the k most probable tokens; 0 = off.")
     top_p: float = _option(1.0, "With sample: keep the smallest set of this mass; 1 = off.")
     seed: int = _option(0, "Random seed for sample (same seed, same output).")
+    max_token_repeat: int = _option(0, "Block a token repeated this many times in a row; 0 = off.")
+    no_repeat_ngram_size: int = _option(0, "Block any n-gram of this size from repeating; 0 = off.")
+    repetition_penalty: float = _option(
+        1.0, "Multiply repeated tokens' log-probs by this; 1 = off."
+    )
     max_length_ratio: float = _option(2.0, "Output limit = ratio x source tokens + offset.")
     max_length_offset: int = _option(10, "Output limit = ratio x source tokens + offset.")
     batch_size: int = _option(64, "Sentences decoded together.")
@@ -140,6 +147,9 @@ RANGES: dict[str, Range] = {
     "top_k": NON_NEGATIVE,
     "top_p": Range(0, 1, low_open=True),
     "seed": SEED,
+    "max_token_repeat": NON_NEGATIVE,
+    "no_repeat_ngram_size": NON_NEGATIVE,
+    "repetition_penalty": POSITIVE,
     "max_length_ratio": NON_NEGATIVE,
     "max_length_offset": NON_NEGATIVE,
     "batch_size": AT_LEAST_ONE,

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import torch
 
 from transformer_mt.config.decoding import DecodingOptions
+from transformer_mt.decoding.guards import NO_GUARD, RepetitionGuard
 from transformer_mt.decoding.hypothesis import Hypothesis, length_normalised
 from transformer_mt.decoding.search import StepModel, never_generated, next_token_log_probs
 from transformer_mt.decoding.topk import top_k
@@ -55,6 +56,7 @@ class BeamSearch:
     beam_size: int = 4
     length_penalty: float = 1.0  # 0: total log-prob; 1: average log-prob per token
     n_best: int = 1  # hypotheses returned per sentence (at most beam_size)
+    guard: RepetitionGuard = NO_GUARD  # blocks or penalises repeats in every beam
     # Called after every step with its decisions (e.g. by explain's decoding trace).
     on_step: Callable[[BeamDecisions], None] | None = field(default=None, compare=False)
 
@@ -84,7 +86,9 @@ class BeamSearch:
         limits = max_lengths.tolist()
         blocked = never_generated(config)
         for step in range(1, steps + 1):
-            log_probs, cache = next_token_log_probs(model, tokens, cache, blocked)  # (A*K, V)
+            log_probs, cache = next_token_log_probs(
+                model, tokens, cache, blocked, self.guard, history
+            )  # (A*K, V)
             vocab = log_probs.shape[-1]
             candidates = log_probs.add_(scores.view(-1, 1))  # (A*K, V) totals, in place
             top_scores, top_index = top_k(candidates.view(len(alive), beams * vocab), 2 * beams)

@@ -17,6 +17,7 @@ from typing import Protocol
 import torch
 
 from transformer_mt.config.decoding import DecodingOptions
+from transformer_mt.decoding.guards import NO_GUARD, RepetitionGuard
 from transformer_mt.decoding.hypothesis import Hypothesis, length_normalised
 from transformer_mt.decoding.processors import (
     apply_temperature,
@@ -53,13 +54,21 @@ class SearchStrategy(Protocol):
 
 
 def next_token_log_probs(
-    model: StepModel, tokens: torch.Tensor, cache: DecoderCache, blocked: list[int]
+    model: StepModel,
+    tokens: torch.Tensor,
+    cache: DecoderCache,
+    blocked: list[int],
+    guard: RepetitionGuard | None = None,
+    history: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, DecoderCache]:
     """One decoder step: last tokens ``(A,)`` -> log-probabilities ``(A, V)`` in fp32, with
-    ``-inf`` for the ``blocked`` tokens (never chosen; the others keep their probabilities)."""
+    ``-inf`` for the ``blocked`` tokens (never chosen; the others keep their probabilities) and
+    the repetition ``guard`` applied given each row's tokens so far, ``history (A, L)``."""
     logits, cache = model.decode_step(tokens, cache)  # (A, V)
     log_probs = logits.float().log_softmax(dim=-1)  # (A, V), a new tensor: set in place
     log_probs[:, blocked] = float("-inf")
+    if guard is not None and guard.active and history is not None:
+        guard.apply(log_probs, history)
     return log_probs, cache
 
 
@@ -73,9 +82,14 @@ Chooser = Callable[[torch.Tensor], torch.Tensor]  # log-probs (A, V) -> token id
 
 @torch.inference_mode()
 def sequential_search(
-    model: StepModel, src_ids: torch.Tensor, max_lengths: torch.Tensor, choose: Chooser
+    model: StepModel,
+    src_ids: torch.Tensor,
+    max_lengths: torch.Tensor,
+    choose: Chooser,
+    guard: RepetitionGuard | None = None,
 ) -> list[list[Hypothesis]]:
-    """One hypothesis per sentence, choosing each next token with ``choose`` (greedy/sampling).
+    """One hypothesis per sentence, choosing each next token with ``choose`` (greedy/sampling)
+    among those the repetition ``guard`` allows.
 
     Sentences that produced ``</s>`` or reached their limit leave the batch at once.
     """
@@ -90,9 +104,13 @@ def sequential_search(
     results: list[list[Hypothesis]] = [[] for _ in range(batch)]
     limits = max_lengths.tolist()
     blocked = never_generated(config)
+    history = src_ids.new_empty((batch, 0))  # (A, L) tokens so far, kept for the guard
+    guarded = guard is not None and guard.active
     for _step in range(steps):
-        log_probs, cache = next_token_log_probs(model, tokens, cache, blocked)  # (A, V)
+        log_probs, cache = next_token_log_probs(model, tokens, cache, blocked, guard, history)
         chosen = choose(log_probs)  # (A,)
+        if guarded:
+            history = torch.cat([history, chosen[:, None]], dim=1)  # (A, L+1)
         chosen_log_probs = log_probs.gather(1, chosen[:, None])[:, 0].tolist()
         keep: list[int] = []
         for row, (sentence, token) in enumerate(zip(alive, chosen.tolist(), strict=True)):
@@ -111,6 +129,7 @@ def sequential_search(
         if len(keep) < len(alive):
             index = torch.tensor(keep, device=src_ids.device)
             cache, chosen = cache.select(index), chosen.index_select(0, index)
+            history = history.index_select(0, index) if guarded else history
             alive = [alive[row] for row in keep]
         tokens = chosen
     return results
@@ -123,12 +142,14 @@ def greedy_choice(scores: torch.Tensor) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class GreedySearch:
-    """Always take the most probable next token (argmax)."""
+    """Always take the most probable next token (argmax) the repetition guard allows."""
+
+    guard: RepetitionGuard = NO_GUARD
 
     def search(
         self, model: StepModel, src_ids: torch.Tensor, max_lengths: torch.Tensor
     ) -> list[list[Hypothesis]]:
-        return sequential_search(model, src_ids, max_lengths, greedy_choice)
+        return sequential_search(model, src_ids, max_lengths, greedy_choice, self.guard)
 
 
 @dataclass(frozen=True)
@@ -142,6 +163,7 @@ class SamplingSearch:
     top_k: int = 0  # 0 = no top-k filter
     top_p: float = 1.0  # 1.0 = no nucleus filter
     seed: int = 0
+    guard: RepetitionGuard = NO_GUARD
 
     def __post_init__(self) -> None:
         # The one validation of decoding options (temperature > 0, top_p in (0, 1], ...).
@@ -164,4 +186,4 @@ class SamplingSearch:
             probs = scores.softmax(dim=-1)  # (A, V)
             return torch.multinomial(probs, 1, generator=generator)[:, 0]
 
-        return sequential_search(model, src_ids, max_lengths, choose)
+        return sequential_search(model, src_ids, max_lengths, choose, self.guard)

@@ -19,6 +19,7 @@ from transformer_mt.config.decoding import DecodingOptions
 from transformer_mt.data.batching import Batch, pad_sequences, token_budget_batches
 from transformer_mt.data.tokenizer import Tokenizer
 from transformer_mt.decoding.beam import BeamSearch
+from transformer_mt.decoding.guards import RepetitionGuard
 from transformer_mt.decoding.hypothesis import Hypothesis
 from transformer_mt.decoding.search import GreedySearch, SamplingSearch, SearchStrategy
 from transformer_mt.inference.convert import convert_for_inference
@@ -249,15 +250,24 @@ def length_sorted_batches(
 
 def make_strategy(options: DecodingOptions) -> SearchStrategy:
     """The search a set of decoding options asks for."""
+    guard = RepetitionGuard(
+        max_token_repeat=options.max_token_repeat,
+        no_repeat_ngram_size=options.no_repeat_ngram_size,
+        repetition_penalty=options.repetition_penalty,
+    )
     if options.strategy == "sample":
         return SamplingSearch(
             temperature=options.temperature,
             top_k=options.top_k,
             top_p=options.top_p,
             seed=options.seed,
+            guard=guard,
         )
     if options.strategy == "greedy":
-        return GreedySearch()
+        return GreedySearch(guard)
     return BeamSearch(
-        beam_size=options.beam_size, length_penalty=options.length_penalty, n_best=options.n_best
+        beam_size=options.beam_size,
+        length_penalty=options.length_penalty,
+        n_best=options.n_best,
+        guard=guard,
     )

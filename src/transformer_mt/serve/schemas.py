@@ -25,6 +25,9 @@ SERVED_OPTIONS = (
     "top_k",
     "top_p",
     "seed",
+    "max_token_repeat",
+    "no_repeat_ngram_size",
+    "repetition_penalty",
 )
 
 
