@@ -40,6 +40,7 @@ from comparison.harness import make_trainer
 from hf_peer import marian, marian_loss
 from transformer_mt.commands.train import experiment_splits
 from transformer_mt.config import ExperimentConfig, load_config, transformer_config
+from transformer_mt.config.decoding import NO_GUARDS
 from transformer_mt.data.batching import token_budget_batches
 from transformer_mt.data.tokenizer import Tokenizer
 from transformer_mt.decoding.translator import Translator
@@ -163,6 +164,7 @@ def translate(
         return Translator(model, tokenizer, torch.device("cpu")).translate(
             sources, beam_size=beam, max_length_ratio=config.max_length_ratio,
             max_length_offset=config.max_length_offset, batch_size=64,
+            **NO_GUARDS,  # HF generate has no such guards: compare the models alone
         )  # fmt: skip
     encoded = tokenizer.encode_source(sources)
     order = sorted(range(len(sources)), key=lambda i: len(encoded[i]))

@@ -21,6 +21,7 @@ from comparison.harness import (
     pick_learning_rate,
 )
 from transformer_mt.config import TrainingConfig
+from transformer_mt.config.decoding import NO_GUARDS
 from transformer_mt.data.tokenizer import Tokenizer
 from transformer_mt.decoding.translator import Translator
 from transformer_mt.evaluation.metrics import corpus_scores
@@ -133,4 +134,5 @@ def length_buckets(
 
 def _translate(model: Model, tokenizer: Tokenizer, pairs: Sequence[tuple[str, str]]) -> list[str]:
     translator = Translator(model, tokenizer, torch.device("cpu"))
-    return translator.translate([s for s, _ in pairs], beam_size=1, batch_size=64)
+    # The models' own greedy output (no repetition guard), as the study has always measured it.
+    return translator.translate([s for s, _ in pairs], beam_size=1, batch_size=64, **NO_GUARDS)

@@ -140,3 +140,16 @@ def test_dtype_and_token_budget_options(toy_run: ToyRun, dtype: str) -> None:
     assert budgeted == expected
     lines, _ = translate(toy_run, text, "--dtype", dtype)
     assert len(lines) == 4 and lines[1] == "" and all(lines[i] for i in (0, 2, 3))
+
+
+def test_the_default_guard_stops_a_token_three_times_in_a_row(toy_run: ToyRun) -> None:
+    # The 60-step toy model stutters ("喜喜喜喜" for "i like tea"); every strategy's default
+    # output has no token three times in a row, and --max-token-repeat 0 gives the model's own.
+    lines = "i like tea\nyou see a big dog\nwe eat rice and fish today\n"
+    pieces = ["translate", str(toy_run.run_dir)]
+    for flags in ([], ["--beam-size", "1"], ["--sample", "--seed", "3"]):
+        result = invoke([*pieces, *flags], lines)
+        assert result.exit_code == 0, result.stderr
+        assert not re.search(r"(.)\1\1", result.stdout), (flags, result.stdout)
+    unguarded = invoke([*pieces, "--max-token-repeat", "0", "--no-repeat-chunk-size", "0"], lines)
+    assert unguarded.exit_code == 0 and len(unguarded.stdout.splitlines()) == 3

@@ -44,6 +44,16 @@ def test_no_repeat_ngram_blocks_the_token_completing_a_seen_ngram() -> None:
     assert blocked(RepetitionGuard(no_repeat_ngram_size=1), [A, C]) == [[A, C]]
 
 
+def test_no_repeat_chunk_blocks_only_an_immediate_repeat() -> None:
+    chunks = RepetitionGuard(no_repeat_chunk_size=3)
+    # C A B A + B would end "A B A B", A B C A B + C "A B C A B C", A B C B + C "B C B C";
+    # after E A B C A no chunk of 2-3 tokens can repeat at once.
+    histories = [[E, C, A, B, A], [A, B, C, A, B], [E, A, B, C, B], [E, A, B, C, A]]
+    assert blocked(chunks, *histories) == [[B], [C], [C], []]
+    assert blocked(chunks, [B, E, C, A]) == [[]]
+    assert blocked(RepetitionGuard(no_repeat_chunk_size=2), [A, B, C, A, B]) == [[]]
+
+
 def test_the_penalty_scales_seen_tokens_log_probs_and_nothing_else() -> None:
     log_probs = torch.tensor([[-1.0, -2.0, -3.0, -4.0, -0.5, -2.5, -1.5]])
     guarded = RepetitionGuard(repetition_penalty=2.0).apply(
@@ -136,7 +146,7 @@ def test_sampling_respects_the_run_cap() -> None:
 
 def test_decoding_options_choose_the_guard_for_every_strategy() -> None:
     options = DecodingOptions(max_token_repeat=2, no_repeat_ngram_size=3, repetition_penalty=1.2)
-    expected = RepetitionGuard(2, 3, 1.2)
+    expected = RepetitionGuard(2, 3, 1.2, 4)  # no_repeat_chunk_size keeps its default
     for strategy in ("beam", "greedy", "sample"):
         changes = {"beam": {}, "greedy": {"beam_size": 1}, "sample": {"sample": True}}[strategy]
         assert make_strategy(options.replace(**changes)).guard == expected  # type: ignore[attr-defined]

@@ -52,6 +52,7 @@ option_values = {
     "max_token_repeat": st.integers(-1, 4),
     "no_repeat_ngram_size": st.integers(-1, 4),
     "repetition_penalty": st.floats(-1, 3, allow_subnormal=False),
+    "no_repeat_chunk_size": st.integers(-1, 5),
 }
 assert set(option_values) == set(SERVED_OPTIONS)
 

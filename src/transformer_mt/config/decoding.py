@@ -45,7 +45,8 @@ class DecodingOptions:
     ``beam_size=1`` is greedy search (unless ``n_best > 1``); ``sample=True`` draws each token
     from the model's distribution instead (filtered by ``temperature``, ``top_k``, ``top_p``;
     reproducible with ``seed``). Every strategy applies the repetition guards
-    (``max_token_repeat``, ``no_repeat_ngram_size``, ``repetition_penalty``; see
+    (``max_token_repeat``, ``no_repeat_ngram_size``, ``repetition_penalty``,
+    ``no_repeat_chunk_size``; see
     :mod:`transformer_mt.decoding.guards`). Outputs stop at ``</s>`` or after
     ``max_length_ratio * source_tokens + max_length_offset`` tokens.
     """
@@ -58,11 +59,10 @@ class DecodingOptions:
     top_k: int = _option(0, "With sample: keep the k most probable tokens; 0 = off.")
     top_p: float = _option(1.0, "With sample: keep the smallest set of this mass; 1 = off.")
     seed: int = _option(0, "Random seed for sample (same seed, same output).")
-    max_token_repeat: int = _option(0, "Block a token repeated this many times in a row; 0 = off.")
-    no_repeat_ngram_size: int = _option(0, "Block any n-gram of this size from repeating; 0 = off.")
-    repetition_penalty: float = _option(
-        1.0, "Multiply repeated tokens' log-probs by this; 1 = off."
-    )
+    max_token_repeat: int = _option(2, "At most this many of a token in a row; 0 = off.")
+    no_repeat_ngram_size: int = _option(0, "No n-gram of this size twice in an output; 0 = off.")
+    repetition_penalty: float = _option(1.0, "Seen tokens' log-probs x this (>1 avoids); 1 = off.")
+    no_repeat_chunk_size: int = _option(4, "No chunk of 1..N tokens twice in a row; 0 = off.")
     max_length_ratio: float = _option(2.0, "Output limit = ratio x source tokens + offset.")
     max_length_offset: int = _option(10, "Output limit = ratio x source tokens + offset.")
     batch_size: int = _option(64, "Sentences decoded together.")
@@ -120,6 +120,15 @@ class DecodingOptions:
         return _VALUE_TYPES[str(FIELDS[name].type).split("|")[0].strip()]
 
 
+# Overrides that turn every repetition guard off: the model's own output, e.g. to compare with
+# engines that have no such guards (HF generate, CTranslate2).
+NO_GUARDS: dict[str, Any] = {
+    "max_token_repeat": 0,
+    "no_repeat_ngram_size": 0,
+    "repetition_penalty": 1.0,
+    "no_repeat_chunk_size": 0,
+}
+
 FIELDS: dict[str, dataclasses.Field[Any]] = {f.name: f for f in dataclasses.fields(DecodingOptions)}
 
 _VALUE_TYPES: dict[str, type] = {"int": int, "float": float, "bool": bool}
@@ -150,6 +159,7 @@ RANGES: dict[str, Range] = {
     "max_token_repeat": NON_NEGATIVE,
     "no_repeat_ngram_size": NON_NEGATIVE,
     "repetition_penalty": POSITIVE,
+    "no_repeat_chunk_size": NON_NEGATIVE,
     "max_length_ratio": NON_NEGATIVE,
     "max_length_offset": NON_NEGATIVE,
     "batch_size": AT_LEAST_ONE,

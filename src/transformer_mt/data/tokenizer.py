@@ -206,6 +206,17 @@ class Tokenizer:
         """The target piece of each id, specials included (``<s>``, ``</s>``, ``<pad>``)."""
         return [self._target.id_to_piece(int(i)) for i in ids]
 
+    def target_piece_characters(self) -> list[int]:
+        """For each target id, the characters its piece spells (the word-start mark ``▁``
+        excluded); 0 for the special and byte-fallback pieces."""
+        target = self._target
+        return [
+            0
+            if target.is_control(i) or target.is_unknown(i) or target.is_byte(i)
+            else len(target.id_to_piece(i).lstrip("\u2581"))
+            for i in range(target.get_piece_size())
+        ]
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Tokenizer):
             return NotImplemented

@@ -7,6 +7,11 @@ log-probabilities ``(A, V)`` given each row's tokens so far ``(A, L)``:
   blocked);
 - ``no_repeat_ngram_size = n``: no n-gram may occur twice in an output (the token that would
   complete a repeat is blocked);
+- ``no_repeat_chunk_size = n``: no chunk of 1 to n tokens may come twice in a row if it spells
+  two characters or more ("帮我帮我", "the the"); a single character may still double
+  ("奶奶", "慢慢": reduplication), and unlike the n-gram rule a phrase may come back later in
+  the sentence. Single tokens need ``piece_chars`` (characters per token, from the tokenizer;
+  the ``Translator`` supplies it);
 - ``repetition_penalty = p``: the log-probability of every token already in the output is
   multiplied by ``p`` (> 1 discourages repeats; log-probabilities are negative).
 
@@ -19,9 +24,11 @@ Shape letters: A rows (hypotheses), V vocabulary, L tokens so far, W n-gram wind
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
+
+from transformer_mt.config.decoding import DecodingOptions
 
 
 @dataclass(frozen=True)
@@ -31,12 +38,26 @@ class RepetitionGuard:
     max_token_repeat: int = 0  # 0 = off
     no_repeat_ngram_size: int = 0  # 0 = off
     repetition_penalty: float = 1.0  # 1 = off
+    no_repeat_chunk_size: int = 0  # 0 = off
+    # Characters each target token spells (V,), for single-token chunks; None: not counted.
+    piece_chars: torch.Tensor | None = field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def from_options(
+        cls, options: DecodingOptions, piece_chars: torch.Tensor | None = None
+    ) -> RepetitionGuard:
+        return cls(
+            options.max_token_repeat,
+            options.no_repeat_ngram_size,
+            options.repetition_penalty,
+            options.no_repeat_chunk_size,
+            piece_chars,
+        )
 
     @property
     def active(self) -> bool:
-        return bool(self.max_token_repeat or self.no_repeat_ngram_size) or (
-            self.repetition_penalty != 1.0
-        )
+        blocking = self.max_token_repeat or self.no_repeat_ngram_size or self.no_repeat_chunk_size
+        return bool(blocking) or self.repetition_penalty != 1.0
 
     def blocked(self, history: torch.Tensor, vocab: int) -> torch.Tensor:
         """Tokens the blocking guards forbid next: history ``(A, L)`` -> mask ``(A, V)``."""
@@ -45,6 +66,8 @@ class RepetitionGuard:
             _block_long_runs(mask, history, self.max_token_repeat)
         if self.no_repeat_ngram_size:
             _block_repeated_ngrams(mask, history, self.no_repeat_ngram_size)
+        if self.no_repeat_chunk_size:
+            _block_repeated_chunks(mask, history, self.no_repeat_chunk_size, self.piece_chars)
         return mask  # (A, V)
 
     def apply(self, log_probs: torch.Tensor, history: torch.Tensor) -> torch.Tensor:
@@ -52,7 +75,7 @@ class RepetitionGuard:
         if self.repetition_penalty != 1.0 and history.shape[1]:
             seen = log_probs.gather(1, history)  # (A, L)
             log_probs.scatter_(1, history, seen * self.repetition_penalty)
-        if self.max_token_repeat or self.no_repeat_ngram_size:
+        if self.max_token_repeat or self.no_repeat_ngram_size or self.no_repeat_chunk_size:
             log_probs.masked_fill_(self.blocked(history, log_probs.shape[1]), float("-inf"))
         return log_probs
 
@@ -80,6 +103,27 @@ def _block_repeated_ngrams(mask: torch.Tensor, history: torch.Tensor, size: int)
     matches = (windows[:, :, :-1] == prefix[:, None, :]).all(dim=2)  # (A, W)
     rows, starts = matches.nonzero(as_tuple=True)  # (R,) each
     mask[rows, windows[rows, starts, -1]] = True
+
+
+def _block_repeated_chunks(
+    mask: torch.Tensor, history: torch.Tensor, largest: int, piece_chars: torch.Tensor | None
+) -> None:
+    """Block the token that would end the output in a chunk of 1..``largest`` tokens written
+    twice in a row (one token only if it spells two characters or more): with m tokens of the
+    second copy still to come, it is the first copy's last token when the m - 1 tokens after
+    that copy repeat its start."""
+    length = history.shape[1]
+    if piece_chars is not None and length:
+        last = history[:, -1]  # (A,)
+        rows = (piece_chars.to(last.device)[last] >= 2).nonzero()[:, 0]  # (R,)
+        mask[rows, last[rows]] = True
+    for size in range(2, largest + 1):
+        if length < 2 * size - 1:
+            break
+        first = history[:, length - 2 * size + 1 : length - size]  # (A, m-1) start of copy 1
+        second = history[:, length - size + 1 :]  # (A, m-1) the second copy so far
+        rows = (first == second).all(dim=1).nonzero()[:, 0]  # (R,)
+        mask[rows, history[rows, length - size]] = True
 
 
 NO_GUARD = RepetitionGuard()  # every guard off: the searches' default

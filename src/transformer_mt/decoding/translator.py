@@ -5,6 +5,7 @@ Shape letters: B sentences in a batch, S source length, T target length, V targe
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,7 +134,13 @@ class Translator:
     ) -> list[Translation]:
         """Like :meth:`translate`, returning ``n_best`` scored candidates per sentence."""
         options = (options or DecodingOptions()).replace(**overrides)
-        return self.search(sentences, make_strategy(options), options, progress=progress)
+        strategy = make_strategy(options, self.piece_characters)
+        return self.search(sentences, strategy, options, progress=progress)
+
+    @functools.cached_property
+    def piece_characters(self) -> torch.Tensor:
+        """Characters each target token spells ``(V,)`` (for the repetition guard)."""
+        return torch.tensor(self.tokenizer.target_piece_characters())
 
     def search(
         self,
@@ -248,13 +255,12 @@ def length_sorted_batches(
     ]
 
 
-def make_strategy(options: DecodingOptions) -> SearchStrategy:
-    """The search a set of decoding options asks for."""
-    guard = RepetitionGuard(
-        max_token_repeat=options.max_token_repeat,
-        no_repeat_ngram_size=options.no_repeat_ngram_size,
-        repetition_penalty=options.repetition_penalty,
-    )
+def make_strategy(
+    options: DecodingOptions, piece_characters: torch.Tensor | None = None
+) -> SearchStrategy:
+    """The search a set of decoding options asks for (``piece_characters``: characters each
+    target token spells, for ``no_repeat_chunk_size``)."""
+    guard = RepetitionGuard.from_options(options, piece_characters)
     if options.strategy == "sample":
         return SamplingSearch(
             temperature=options.temperature,

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 import torch
 
-from transformer_mt.decoding.search import GreedySearch
 from transformer_mt.decoding.translator import Translator
 from transformer_mt.errors import UserError
 from transformer_mt.model.transformer import Transformer
@@ -43,8 +42,9 @@ def encode_source(translator: Translator, source: str) -> list[int]:
 
 
 def greedy_target(translator: Translator, source: str) -> list[int]:
-    """The model's greedy translation of ``source`` as target ids, without ``</s>``."""
-    (translation,) = translator.search([source], GreedySearch())
+    """The model's greedy translation of ``source`` as target ids, without ``</s>`` (as
+    ``translate --beam-size 1`` gives it, repetition guards included)."""
+    (translation,) = translator.translate_detailed([source], beam_size=1)
     tokens = list(translation.candidates[0].tokens)
     return tokens[:-1] if tokens and tokens[-1] == translator.model.config.eos_id else tokens
 

@@ -4,7 +4,8 @@ Greedy: at each step, the decoder input so far, the top-k next tokens with their
 and the chosen one. Beam: at each step, the ``2K`` best extensions the search considered, which
 became beams, which finished (with their length-penalised scores) and which were pruned.
 
-Both run the project's own search code (:func:`~transformer_mt.decoding.search.sequential_search`
+Both apply the repetition guard ``translate`` applies by default (or ``guard``), and both run the
+project's own search code (:func:`~transformer_mt.decoding.search.sequential_search`
 with the greedy choice, and :class:`~transformer_mt.decoding.beam.BeamSearch` through its public
 ``on_step`` hook), observed from the outside, so the trace is exactly what ``transformer-mt
 translate`` does.
@@ -20,7 +21,9 @@ from typing import Any, Literal
 
 import torch
 
+from transformer_mt.config.decoding import DecodingOptions
 from transformer_mt.decoding.beam import BeamDecisions, BeamSearch
+from transformer_mt.decoding.guards import RepetitionGuard
 from transformer_mt.decoding.search import greedy_choice, sequential_search
 from transformer_mt.decoding.translator import Translator
 from transformer_mt.explain.inputs import as_batch, encode_source, source_pieces, target_pieces
@@ -57,7 +60,11 @@ class DecodingTrace:
 
 @torch.inference_mode()
 def greedy_trace(
-    translator: Translator, source: str, top_k: int = 5, max_length: int | None = None
+    translator: Translator,
+    source: str,
+    top_k: int = 5,
+    max_length: int | None = None,
+    guard: RepetitionGuard | None = None,
 ) -> DecodingTrace:
     """Greedy search on ``source`` with every step recorded.
 
@@ -76,7 +83,8 @@ def greedy_trace(
         recorded.append((top.values.exp().tolist(), top.indices.tolist(), int(chosen[0])))
         return chosen
 
-    ((hypothesis,),) = sequential_search(translator.model, src, limits, choose)
+    guard = guard or default_guard(translator)
+    ((hypothesis,),) = sequential_search(translator.model, src, limits, choose, guard)
     config = translator.model.config
     so_far = [config.bos_id]
     steps = []
@@ -175,6 +183,7 @@ def beam_trace(
     beam_size: int = 4,
     length_penalty: float = 1.0,
     max_length: int | None = None,
+    guard: RepetitionGuard | None = None,
 ) -> BeamTrace:
     """Beam search on ``source`` with every step's kept, finished and pruned candidates."""
     # n_best = beam_size returns every finished hypothesis; the best is the same as with n_best=1.
@@ -183,6 +192,7 @@ def beam_trace(
         beam_size=beam_size,
         length_penalty=length_penalty,
         n_best=beam_size,
+        guard=guard or default_guard(translator),
         on_step=_recorder(records),
     )
     source_ids = encode_source(translator, source)
@@ -212,6 +222,11 @@ def beam_trace(
         best_ids=list(hypotheses[0].tokens),
         translation=translator.tokenizer.decode_target([list(hypotheses[0].tokens)])[0],
     )
+
+
+def default_guard(translator: Translator) -> RepetitionGuard:
+    """The repetition guard ``translate`` applies by default, on this translator's tokens."""
+    return RepetitionGuard.from_options(DecodingOptions(), translator.piece_characters)
 
 
 def _limits(translator: Translator, src: torch.Tensor, max_length: int | None) -> torch.Tensor:

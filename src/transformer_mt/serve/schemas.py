@@ -28,6 +28,7 @@ SERVED_OPTIONS = (
     "max_token_repeat",
     "no_repeat_ngram_size",
     "repetition_penalty",
+    "no_repeat_chunk_size",
 )
 
 
