@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from cli.toy_data import ToyRun, invoke
+from cli.toy_data import ToyRun, assert_user_error, invoke
 
 NBEST_LINE = re.compile(r"(\d+) \|\|\| (.*) \|\|\| (-?\d+\.\d{4})")
 
@@ -153,3 +153,15 @@ def test_the_default_guard_stops_a_token_three_times_in_a_row(toy_run: ToyRun) -
         assert not re.search(r"(.)\1\1", result.stdout), (flags, result.stdout)
     unguarded = invoke([*pieces, "--max-token-repeat", "0", "--no-repeat-chunk-size", "0"], lines)
     assert unguarded.exit_code == 0 and len(unguarded.stdout.splitlines()) == 3
+
+
+def test_document_mode_translates_each_line_as_a_paragraph(toy_run: ToyRun) -> None:
+    lines = "i like tea. you see a big dog.\n\nwe eat rice.\n"
+    result = invoke(["translate", str(toy_run.run_dir), "--document"], lines)
+    assert result.exit_code == 0, result.stderr
+    output = result.stdout.splitlines()
+    assert len(output) == 3 and output[1] == ""
+    first = invoke(["translate", str(toy_run.run_dir)], "i like tea.\nyou see a big dog.\n")
+    assert output[0] == "".join(first.stdout.splitlines())  # Chinese: joined without a space
+    refused = invoke(["translate", str(toy_run.run_dir), "--document", "--n-best", "2"], lines)
+    assert_user_error(refused, "--document gives one translation per paragraph")

@@ -163,3 +163,15 @@ def test_the_page_and_its_files_are_served(client: TestClient) -> None:
     for name, kind in [("app.js", "javascript"), ("style.css", "css")]:
         response = client.get(f"/static/{name}")
         assert response.status_code == 200 and kind in response.headers["content-type"]
+
+
+def test_document_requests_translate_paragraphs(client: TestClient, translator: Translator) -> None:
+    paragraphs = ["i like tea. you see a big dog.", "", "we eat rice."]
+    answer = client.post("/translate", json={"sentences": paragraphs, "document": True})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["translations"] == translator.translate_documents(paragraphs)
+    assert [len(c) for c in body["candidates"]] == [2, 0, 1]  # one per sentence
+    assert body["scores"] == [None, None, None]
+    refused = client.post("/translate", json={"sentences": ["a."], "document": True, "n_best": 2})
+    assert_error(refused, 422, "invalid_options", "paragraph")

@@ -129,13 +129,20 @@ def _write_result(
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @decoding_flags()
 @click.option("--scores", is_flag=True, help="Append the score (TAB-separated).")
+@click.option(
+    "--document",
+    is_flag=True,
+    help="Each line is a paragraph: translate it sentence by sentence, never cut.",
+)
 @user_errors
-def translate(run_dir: str, scores: bool, **flags: Any) -> None:
+def translate(run_dir: str, scores: bool, document: bool, **flags: Any) -> None:
     """Translate standard input, one sentence per line, to standard output.
 
     One output line per input line; an empty line gives an empty line. Sources longer than the
-    model's limit are truncated with a warning on stderr. With --n-best K > 1 each input line
-    gives K lines "INDEX ||| TRANSLATION ||| SCORE" (INDEX counts input lines from 0).
+    model's limit are truncated with a warning on stderr; with --document each line is a
+    paragraph, split into sentences (and a sentence over the limit at clauses) and joined back.
+    With --n-best K > 1 each input line gives K lines "INDEX ||| TRANSLATION ||| SCORE" (INDEX
+    counts input lines from 0).
 
     \b
     Examples:
@@ -143,12 +150,15 @@ def translate(run_dir: str, scores: bool, **flags: Any) -> None:
       transformer-mt translate runs/quickstart --beam-size 1 < input.en > output.zh
       transformer-mt translate runs/quickstart --sample --top-p 0.9 --seed 7 < input.en
       transformer-mt translate runs/quickstart --dtype int8 --max-tokens 4096 < input.en
+      transformer-mt translate runs/quickstart --document < article.en > article.zh
     """
     from transformer_mt.decoding.translator import Translator
     from transformer_mt.runtime import configure_cpu
 
     configure_cpu(None)
     options = options_from_flags(flags)
+    if document and (options.n_best > 1 or scores):
+        raise UserError("--document gives one translation per paragraph: no --n-best or --scores")
     translator = Translator.load(
         run_dir, device=flags["device"], weights=flags["weights"], dtype=flags["dtype"]
     )
@@ -159,6 +169,11 @@ def translate(run_dir: str, scores: bool, **flags: Any) -> None:
     # terminal, each line is answered at once.
     chunk_size = 1 if sys.stdin.isatty() else 8 * options.batch_size
     for lines in _chunks(_stdin_lines(), chunk_size):
+        if document:
+            for paragraph in translator.translate_documents(lines, options):
+                out.write(_one_line(paragraph) + "\n")
+            out.flush()
+            continue
         try:
             results = translator.translate_detailed(lines, options)
         except ValueError as error:

@@ -20,6 +20,7 @@ from transformer_mt.config.decoding import DecodingOptions
 from transformer_mt.data.batching import Batch, pad_sequences, token_budget_batches
 from transformer_mt.data.tokenizer import Tokenizer
 from transformer_mt.decoding.beam import BeamSearch
+from transformer_mt.decoding.documents import join_paragraphs, split_paragraphs
 from transformer_mt.decoding.guards import RepetitionGuard
 from transformer_mt.decoding.hypothesis import Hypothesis
 from transformer_mt.decoding.search import GreedySearch, SamplingSearch, SearchStrategy
@@ -136,6 +137,26 @@ class Translator:
         options = (options or DecodingOptions()).replace(**overrides)
         strategy = make_strategy(options, self.piece_characters)
         return self.search(sentences, strategy, options, progress=progress)
+
+    def translate_documents(
+        self,
+        paragraphs: Sequence[str],
+        options: DecodingOptions | None = None,
+        *,
+        progress: bool = False,
+        **overrides: Any,
+    ) -> list[str]:
+        """Translate each paragraph sentence by sentence (:mod:`.documents`): every sentence
+        of every paragraph in one batch, a sentence over the model's length split at clauses
+        instead of cut, and each paragraph's translations joined back into one string."""
+        segments = split_paragraphs(list(paragraphs), self.fits)
+        translations = self.translate(segments.pieces, options, progress=progress, **overrides)
+        return join_paragraphs(translations, segments.counts)
+
+    def fits(self, text: str) -> bool:
+        """Whether ``text`` fits the model's source length (``</s>`` included), uncut."""
+        (ids,) = self.tokenizer.encode_source([text])
+        return len(ids) + 1 <= self.max_source_tokens
 
     @functools.cached_property
     def piece_characters(self) -> torch.Tensor:

@@ -7,16 +7,7 @@ from dataclasses import dataclass
 
 from sacrebleu.metrics import BLEU, CHRF
 
-
-def _is_cjk(char: str) -> bool:
-    code = ord(char)
-    return (
-        0x4E00 <= code <= 0x9FFF  # CJK unified ideographs
-        or 0x3400 <= code <= 0x4DBF  # extension A
-        or 0x3040 <= code <= 0x30FF  # kana
-        or 0xAC00 <= code <= 0xD7AF  # hangul
-        or 0xF900 <= code <= 0xFAFF  # compatibility ideographs
-    )
+from transformer_mt.data.scripts import mostly_cjk
 
 
 def bleu_tokenizer_for(references: Sequence[str]) -> str:
@@ -26,11 +17,7 @@ def bleu_tokenizer_for(references: Sequence[str]) -> str:
     splits it into characters. A reference set counts as Chinese when over a third of its
     non-space characters are CJK.
     """
-    text = "".join("".join(r.split()) for r in references)
-    if not text:
-        return "13a"
-    cjk = sum(1 for char in text if _is_cjk(char))
-    return "zh" if cjk / len(text) > 1 / 3 else "13a"
+    return "zh" if mostly_cjk(references) else "13a"
 
 
 @dataclass(frozen=True)

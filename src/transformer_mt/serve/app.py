@@ -10,6 +10,7 @@ failure inside the server (logged; the server and the connection keep serving).
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,6 +23,7 @@ from fastapi.staticfiles import StaticFiles
 
 from transformer_mt import __version__
 from transformer_mt.config.decoding import DecodingOptions, OptionError
+from transformer_mt.decoding.documents import join_paragraphs, split_paragraphs
 from transformer_mt.decoding.translator import Translation, Translator
 from transformer_mt.serve.batcher import MicroBatcher, ModelWorker
 from transformer_mt.serve.errors import ApiError, InternalErrors, add_error_handlers
@@ -126,8 +128,14 @@ def create_app(
         """
         check_sentences(request.sentences, limits)
         options = decoding_options(request, limits)
-        results = await batcher.submit(request.sentences, options, mergeable=not options.sample)
-        return translate_response(results)
+        if not request.document:
+            results = await batcher.submit(request.sentences, options, mergeable=not options.sample)
+            return translate_response(results)
+        if options.n_best > 1:
+            raise ApiError(422, "invalid_options", "document gives one translation a paragraph")
+        segments = split_paragraphs(request.sentences, translator.fits)
+        results = await batcher.submit(segments.pieces, options, mergeable=not options.sample)
+        return document_response(results, segments.counts)
 
     @app.post("/explain", responses=_ERRORS)
     async def explain(request: ExplainRequest) -> dict[str, Any]:
@@ -156,14 +164,30 @@ def decoding_options(request: TranslateRequest, limits: Limits) -> DecodingOptio
     return options
 
 
+def document_response(results: list[Translation], counts: list[int]) -> TranslateResponse:
+    """One answer per paragraph from its sentences' results (``counts`` sentences each)."""
+    texts = join_paragraphs([result.text for result in results], counts)
+    starts = list(itertools.accumulate([0, *counts]))
+    return TranslateResponse(
+        translations=texts,
+        scores=[None] * len(counts),
+        truncated=[False] * len(counts),
+        candidates=[
+            [_candidate(r.candidates[0]) for r in results[start : start + count] if r.candidates]
+            for start, count in zip(starts, counts, strict=False)
+        ],
+    )
+
+
+def _candidate(candidate: Any) -> CandidateOut:
+    return CandidateOut(text=candidate.text, score=candidate.score, log_prob=candidate.log_prob)
+
+
 def translate_response(results: list[Translation]) -> TranslateResponse:
     best = [result.candidates[0] if result.candidates else None for result in results]
     return TranslateResponse(
         translations=[result.text for result in results],
         scores=[candidate.score if candidate else None for candidate in best],
         truncated=[result.truncated for result in results],
-        candidates=[
-            [CandidateOut(text=c.text, score=c.score, log_prob=c.log_prob) for c in r.candidates]
-            for r in results
-        ],
+        candidates=[[_candidate(c) for c in r.candidates] for r in results],
     )

@@ -61,6 +61,14 @@ class TranslateRequest(DecodingRequest):  # type: ignore[misc,valid-type]  # bui
         description="Source sentences; an empty string gives an empty translation.",
         examples=[["Hello world", "I like to drink tea."]],
     )
+    document: bool = Field(
+        False,
+        description=(
+            "Each entry is a paragraph: translated sentence by sentence (a sentence over the "
+            "model's length split at clauses, never cut) and joined back; its candidates are "
+            "the sentences' best translations, and its score is null."
+        ),
+    )
 
     def decoding_options(self) -> DecodingOptions:
         """The request's options as :class:`DecodingOptions` (raises ``OptionError``)."""
