@@ -9,7 +9,6 @@ import pytest
 
 from cli.toy_data import toy_pairs
 from transformer_mt.commands.check import teacher_forced_log_prob
-from transformer_mt.decoding.beam import BeamSearch
 from transformer_mt.decoding.translator import Translator
 from transformer_mt.explain.trace import beam_trace, greedy_trace
 
@@ -51,7 +50,8 @@ def test_beam_trace_ends_with_the_beam_search_result(
 ) -> None:
     for source in SENTENCES:
         trace = beam_trace(translator, source, beam_size=beam_size)
-        (expected,) = translator.search([source], BeamSearch(beam_size=beam_size))
+        # What translate gives with the same beam (and its default repetition guards).
+        (expected,) = translator.translate_detailed([source], beam_size=beam_size)
         assert tuple(trace.best_ids) == expected.candidates[0].tokens
         assert trace.translation == expected.text
         scores = [h.score for h in trace.finished]
