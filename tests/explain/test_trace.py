@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 
@@ -9,6 +10,8 @@ import pytest
 
 from cli.toy_data import toy_pairs
 from transformer_mt.commands.check import teacher_forced_log_prob
+from transformer_mt.config.decoding import NO_GUARDS
+from transformer_mt.decoding.guards import RepetitionGuard
 from transformer_mt.decoding.translator import Translator
 from transformer_mt.explain.trace import beam_trace, greedy_trace
 
@@ -94,3 +97,34 @@ def test_bad_options_are_rejected(translator: Translator) -> None:
         greedy_trace(translator, "i like tea", top_k=0)
     with pytest.raises(ValueError, match="max_length"):
         beam_trace(translator, "i like tea", max_length=0)
+
+
+def _has_immediate_repeat(tokens: tuple[int, ...]) -> bool:
+    return any(a == b for a, b in itertools.pairwise(tokens))
+
+
+@pytest.mark.parametrize("search", ["greedy", "beam"])
+def test_blocked_repetitions_are_marked_in_the_trace(translator: Translator, search: str) -> None:
+    # No token twice in a row: every repeat the 60-step toy model wants is blocked and shown.
+    guard = RepetitionGuard(max_token_repeat=1)
+    stutterers = 0
+    for source in SENTENCES:
+        (own,) = translator.translate_detailed([source], beam_size=1, **NO_GUARDS)
+        if search == "greedy":
+            trace = greedy_trace(translator, source, guard=guard)
+            blocked = [(step.decoder_input[1:], step.blocked) for step in trace.steps]
+            marks = [(history, choice) for history, choice in blocked if choice is not None]
+            output = tuple(trace.output_ids)
+        else:
+            beam = beam_trace(translator, source, beam_size=2, guard=guard)
+            marks = [(c.beam_tokens, c) for step in beam.steps for c in step.blocked]
+            output = tuple(beam.best_ids)
+        assert not _has_immediate_repeat(output)
+        for history, choice in marks:
+            assert history and history[-1] == choice.token  # the repeat it would have made
+            assert 0.0 < choice.probability <= 1.0
+        if search == "greedy" and _has_immediate_repeat(own.candidates[0].tokens):
+            stutterers += 1
+            assert marks, source  # the model's own greedy output repeats: the trace says where
+    if search == "greedy":
+        assert stutterers > 0  # the toy model does stutter, so the marks were checked

@@ -24,11 +24,14 @@ Shape letters: A rows (hypotheses), V vocabulary, L tokens so far, W n-gram wind
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
 
 from transformer_mt.config.decoding import DecodingOptions
+
+BlockObserver = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], None]
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,9 @@ class RepetitionGuard:
     no_repeat_chunk_size: int = 0  # 0 = off
     # Characters each target token spells (V,), for single-token chunks; None: not counted.
     piece_chars: torch.Tensor | None = field(default=None, compare=False, repr=False)
+    # Observer (explain's traces): called each step with the log-probs before blocking (A, V),
+    # the block mask (A, V) and the tokens so far (A, L).
+    on_block: BlockObserver | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_options(
@@ -76,7 +82,10 @@ class RepetitionGuard:
             seen = log_probs.gather(1, history)  # (A, L)
             log_probs.scatter_(1, history, seen * self.repetition_penalty)
         if self.max_token_repeat or self.no_repeat_ngram_size or self.no_repeat_chunk_size:
-            log_probs.masked_fill_(self.blocked(history, log_probs.shape[1]), float("-inf"))
+            mask = self.blocked(history, log_probs.shape[1])  # (A, V)
+            if self.on_block is not None:
+                self.on_block(log_probs, mask, history)
+            log_probs.masked_fill_(mask, float("-inf"))
         return log_probs
 
 

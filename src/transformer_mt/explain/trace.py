@@ -15,8 +15,10 @@ Shape letters: V target vocabulary, K beams.
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 import torch
@@ -37,11 +39,22 @@ class TokenChoice:
 
 
 @dataclass(frozen=True)
+class BlockedChoice:
+    """The model's most probable next token, blocked by the repetition guard."""
+
+    beam_tokens: list[str]  # the hypothesis it would have extended (without <s>)
+    token: str
+    token_id: int
+    probability: float  # what the model gave it
+
+
+@dataclass(frozen=True)
 class GreedyStep:
     step: int  # 1-based
     decoder_input: list[str]  # <s> + the tokens chosen so far
-    top: list[TokenChoice]  # the top-k next tokens, most probable first
-    chosen: TokenChoice  # what greedy search took (the most probable)
+    top: list[TokenChoice]  # the top-k next tokens the guard allows, most probable first
+    chosen: TokenChoice  # what greedy search took (the most probable allowed)
+    blocked: BlockedChoice | None = None  # the model's first choice, if the guard blocked it
 
 
 @dataclass(frozen=True)
@@ -83,7 +96,8 @@ def greedy_trace(
         recorded.append((top.values.exp().tolist(), top.indices.tolist(), int(chosen[0])))
         return chosen
 
-    guard = guard or default_guard(translator)
+    blocked: list[list[BlockedChoice]] = []
+    guard = _observed(guard or default_guard(translator), translator, blocked)
     ((hypothesis,),) = sequential_search(translator.model, src, limits, choose, guard)
     config = translator.model.config
     so_far = [config.bos_id]
@@ -91,7 +105,16 @@ def greedy_trace(
     for number, (probabilities, ids, chosen_id) in enumerate(recorded, start=1):
         top = _choices(translator, ids, probabilities)
         chosen = next((c for c in top if c.token_id == chosen_id), None)
-        steps.append(GreedyStep(number, target_pieces(translator, so_far), top, chosen or top[0]))
+        step_blocked = blocked[number - 1] if number <= len(blocked) else []
+        steps.append(
+            GreedyStep(
+                number,
+                target_pieces(translator, so_far),
+                top,
+                chosen or top[0],
+                step_blocked[0] if step_blocked else None,
+            )
+        )
         so_far.append(chosen_id)
     return DecodingTrace(
         source_tokens=source_pieces(translator, source_ids),
@@ -117,6 +140,8 @@ class BeamCandidate:
 class BeamStep:
     step: int  # 1-based
     candidates: list[BeamCandidate]  # the 2K best extensions of the live beams, best first
+    # Beams whose most probable next token the repetition guard blocked.
+    blocked: list[BlockedChoice] = field(default_factory=list)
 
     @property
     def kept(self) -> list[BeamCandidate]:
@@ -188,11 +213,12 @@ def beam_trace(
     """Beam search on ``source`` with every step's kept, finished and pruned candidates."""
     # n_best = beam_size returns every finished hypothesis; the best is the same as with n_best=1.
     records: list[Record] = []
+    blocked: list[list[BlockedChoice]] = []
     search = BeamSearch(
         beam_size=beam_size,
         length_penalty=length_penalty,
         n_best=beam_size,
-        guard=guard or default_guard(translator),
+        guard=_observed(guard or default_guard(translator), translator, blocked),
         on_step=_recorder(records),
     )
     source_ids = encode_source(translator, source)
@@ -207,7 +233,7 @@ def beam_trace(
             fate: Fate = "kept" if ids in kept else "finished" if done else "pruned"
             pieces = target_pieces(translator, list(ids))
             rows.append(BeamCandidate(pieces, log_prob, fate, done.score if done else None))
-        steps.append(BeamStep(number, rows))
+        steps.append(BeamStep(number, rows, blocked[number - 1] if number <= len(blocked) else []))
     return BeamTrace(
         source_tokens=source_pieces(translator, source_ids),
         beam_size=beam_size,
@@ -222,6 +248,35 @@ def beam_trace(
         best_ids=list(hypotheses[0].tokens),
         translation=translator.tokenizer.decode_target([list(hypotheses[0].tokens)])[0],
     )
+
+
+def _observed(
+    guard: RepetitionGuard, translator: Translator, store: list[list[BlockedChoice]]
+) -> RepetitionGuard:
+    """``guard`` recording, step by step, each hypothesis whose most probable next token it
+    blocks (once per distinct hypothesis: beams that start identical are one)."""
+
+    def observe(log_probs: torch.Tensor, mask: torch.Tensor, history: torch.Tensor) -> None:
+        best = log_probs.argmax(dim=-1)  # (A,)
+        seen: set[tuple[int, ...]] = set()
+        found = []
+        for row in mask.gather(1, best[:, None])[:, 0].nonzero()[:, 0].tolist():
+            tokens = tuple(history[row].tolist())
+            if tokens in seen or not math.isfinite(float(log_probs[row, best[row]])):
+                continue
+            seen.add(tokens)
+            token = int(best[row])
+            found.append(
+                BlockedChoice(
+                    target_pieces(translator, list(tokens)),
+                    target_pieces(translator, [token])[0],
+                    token,
+                    math.exp(float(log_probs[row, token])),
+                )
+            )
+        store.append(found)
+
+    return dataclasses.replace(guard, on_block=observe)
 
 
 def default_guard(translator: Translator) -> RepetitionGuard:

@@ -30,7 +30,11 @@ def draw_greedy_trace(trace: DecodingTrace, max_steps: int = 16) -> Figure:
                 choice.probability, position, f" {choice.probability:.2f}", va="center", fontsize=8
             )
         ax.set_xlim(0, 1.15)
-        ax.set_title(f"step {step.step}: input {' '.join(step.decoder_input)}", fontsize=9)
+        title = f"step {step.step}: input {' '.join(step.decoder_input)}"
+        if step.blocked is not None:  # the model's first choice, blocked as a repetition
+            blocked = step.blocked
+            title += f"\nblocked repetition: {blocked.token} ({blocked.probability:.2f})"
+        ax.set_title(title, fontsize=9, color="#b35900" if step.blocked else "black")
     for ax in axes[len(steps) :]:
         ax.axis("off")
     shown = "" if len(trace.steps) <= max_steps else f" (first {max_steps} of {len(trace.steps)})"
@@ -94,5 +98,12 @@ def draw_beam_trace(trace: BeamTrace) -> Figure:
         best = trace.finished[0]
         penalty = f"{len(best.tokens)}^{trace.length_penalty}"
         title += f" (score {best.score:.3f} = {best.log_prob:.2f} / {penalty})"
+    blocked = [(step.step, choice) for step in steps for choice in step.blocked]
+    if blocked:
+        shown = ", ".join(
+            f"step {number}: {''.join(c.beam_tokens)}+{c.token} ({c.probability:.2f})"
+            for number, c in blocked[:3]
+        )
+        title += f"\nrepetitions blocked by the guard: {shown}"
     ax.set_title(title, fontsize=10)
     return figure

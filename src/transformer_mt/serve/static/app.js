@@ -160,7 +160,12 @@ function greedyTable(trace) {
     row.append(element("td", String(step.step)), element("td", step.decoder_input.join(" ")));
     const top = element("td");
     for (const choice of step.top) top.append(probabilityCell(choice, choice.token_id === step.chosen.token_id));
-    row.append(top, element("td", step.chosen.token, "chosen"));
+    const chosen = element("td", step.chosen.token, "chosen");
+    if (step.blocked) {
+      const probability = step.blocked.probability.toFixed(2);
+      chosen.append(element("div", `${step.blocked.token} (${probability}) blocked: repetition`, "fate-blocked"));
+    }
+    row.append(top, chosen);
     table.append(row);
   }
   return table;
@@ -169,7 +174,7 @@ function greedyTable(trace) {
 function beamTable(trace) {
   const table = element("table", undefined, "trace");
   const head = element("tr");
-  for (const name of ["step", "candidates (log-probability): kept, finished, pruned"]) {
+  for (const name of ["step", "candidates (log-probability): kept, finished, pruned; blocked repetitions"]) {
     head.append(element("th", name));
   }
   table.append(head);
@@ -180,6 +185,10 @@ function beamTable(trace) {
       const score = candidate.score === null ? "" : `, score ${candidate.score.toFixed(3)}`;
       const text = `${candidate.tokens.join(" ")} (${candidate.log_prob.toFixed(3)}${score})`;
       cell.append(element("div", text, `fate-${candidate.fate}`));
+    }
+    for (const blocked of step.blocked || []) {
+      const text = `${[...blocked.beam_tokens, blocked.token].join(" ")} (p ${blocked.probability.toFixed(2)}): blocked repetition`;
+      cell.append(element("div", text, "fate-blocked"));
     }
     row.append(element("td", String(step.step)), cell);
     table.append(row);
