@@ -105,27 +105,28 @@ def load_model(config: ArchitectureConfig, path: Path) -> Model:
 def read_weights(path: Path) -> dict[str, torch.Tensor]:
     """The tensors of a safetensors file; a missing, truncated or corrupt file is a
     :class:`UserError` naming it."""
-    with _readable(path):
+    with readable(path):
         return load_file(str(path))
 
 
 def _header_shapes(path: Path) -> dict[str, tuple[int, ...]]:
     """Tensor names and shapes from a safetensors header, without reading the tensors."""
-    with _readable(path), safe_open(str(path), framework="pt") as handle:
+    with readable(path), safe_open(str(path), framework="pt") as handle:
         names = handle.keys()  # a safetensors handle is not iterable
         return {name: tuple(handle.get_slice(name).get_shape()) for name in names}
 
 
 @contextlib.contextmanager
-def _readable(path: Path) -> Iterator[None]:
+def readable(path: Path, what: str = "safetensors weights file") -> Iterator[None]:
+    """Reading the safetensors file ``path`` inside: a missing, truncated or corrupt file is a
+    one-line :class:`UserError` naming it and ``what`` it should have been."""
     if not path.is_file():
-        raise UserError(f"{path}: no such weights file")
+        raise UserError(f"{path}: no such {what.removeprefix('safetensors ')}")
     try:
         yield
     except (SafetensorError, OSError, ValueError) as error:
         raise UserError(
-            f"{path}: not a readable safetensors weights file "
-            f"({' '.join(str(error).split())[:120]})"
+            f"{path}: not a readable {what} ({' '.join(str(error).split())[:120]})"
         ) from None
 
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError, safe_open
+from safetensors import safe_open
 from safetensors.torch import save_file
 
 from transformer_mt.artifacts.rundir import RunDir
-from transformer_mt.artifacts.weights import atomic_write, load_model
+from transformer_mt.artifacts.weights import atomic_write, load_model, readable
 from transformer_mt.errors import UserError
 from transformer_mt.training.snapshot import FORMAT, list_checkpoints
 
@@ -22,18 +22,15 @@ MODEL_PREFIX = "model."
 
 def read_model_weights(path: Path) -> dict[str, torch.Tensor]:
     """The model tensors of a resumable checkpoint or of a weights file (``model.safetensors``)."""
-    try:
-        with safe_open(str(path), framework="pt") as handle:
-            is_checkpoint = (handle.metadata() or {}).get("format") == FORMAT
-            names = [
-                name
-                for name in handle.keys()  # noqa: SIM118  (safe_open has no __iter__)
-                if not is_checkpoint or name.startswith(MODEL_PREFIX)
-            ]
-            prefix = len(MODEL_PREFIX) if is_checkpoint else 0
-            return {name[prefix:]: handle.get_tensor(name) for name in names}
-    except (SafetensorError, OSError) as error:
-        raise UserError(f"{path}: not a readable safetensors file ({error})") from None
+    with readable(path, "safetensors file"), safe_open(str(path), framework="pt") as handle:
+        is_checkpoint = (handle.metadata() or {}).get("format") == FORMAT
+        names = [
+            name
+            for name in handle.keys()  # noqa: SIM118  (safe_open has no __iter__)
+            if not is_checkpoint or name.startswith(MODEL_PREFIX)
+        ]
+        prefix = len(MODEL_PREFIX) if is_checkpoint else 0
+        return {name[prefix:]: handle.get_tensor(name) for name in names}
 
 
 def average_weights(paths: list[Path]) -> dict[str, torch.Tensor]:

@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
-from transformer_mt.artifacts.weights import atomic_write
+from transformer_mt.artifacts.weights import atomic_write, readable
 from transformer_mt.errors import UserError
 
 CHECKPOINT = re.compile(r"step-(\d{8})\.safetensors")
@@ -84,12 +83,10 @@ def save_snapshot(path: Path, snapshot: Snapshot) -> None:
 
 def load_snapshot(path: Path) -> Snapshot:
     """Read a checkpoint written by :func:`save_snapshot`; a bad file is a clear error."""
-    try:
+    with readable(path, "checkpoint"):
         with safe_open(str(path), framework="pt") as handle:
             metadata = handle.metadata() or {}
         tensors = load_file(str(path))
-    except (SafetensorError, OSError) as error:
-        raise UserError(f"{path}: not a readable checkpoint ({error})") from None
     if metadata.get("format") != FORMAT:
         raise UserError(f"{path}: not a transformer-mt training checkpoint")
     groups: dict[str, dict[str, torch.Tensor]] = {"model": {}, "optimizer": {}, "rng": {}}
