@@ -12,7 +12,9 @@ editor's extra newline); an empty line anywhere else is an error.
 
 from __future__ import annotations
 
+import gzip
 import os
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
@@ -24,6 +26,7 @@ PathLike = str | os.PathLike[str]
 Report = Callable[[str], None]
 
 _BOM = b"\xef\xbb\xbf"
+_GZIP_MAGIC = b"\x1f\x8b"
 
 
 def decode_utf8_line(raw: bytes, path: PathLike, lineno: int) -> str:
@@ -57,19 +60,27 @@ def read_tsv(
         DataError: for the first bad row (unless ``skip_invalid``), a missing file, or a file
             without any valid pair.
     """
-    pairs: list[SentencePair] = []
-    skipped = _SkipLog()
-    for lineno, raw in iter_raw_lines(path, drop_final_empty=True):
-        try:
-            pairs.append(_parse_tsv_row(raw, path, lineno))
-        except DataError as error:
-            if not skip_invalid:
-                raise
-            skipped.add(error, with_file=False)
+    skipped = SkipLog(with_file=False)
+    pairs = list(iter_tsv(path, skipped if skip_invalid else None))
     skipped.report(report, f"{path}")
     if not pairs:
         raise DataError(path, None, "no sentence pairs")
     return pairs
+
+
+def iter_tsv(
+    path: PathLike, skipped: SkipLog | None = None, *, allow_empty: bool = False
+) -> Iterator[SentencePair]:
+    """The pairs of a TSV file one by one (see :func:`read_tsv`); a bad row raises, or is
+    counted in ``skipped`` when one is given. ``allow_empty``: a side that is empty or only
+    whitespace is passed on as ``""`` (for the cleaning to count) instead of being an error."""
+    for lineno, raw in iter_raw_lines(path, drop_final_empty=True):
+        try:
+            yield _parse_tsv_row(raw, path, lineno, allow_empty)
+        except DataError as error:
+            if skipped is None:
+                raise
+            skipped.add(error)
 
 
 def read_parallel(
@@ -92,6 +103,23 @@ def read_parallel(
         DataError: for differing line counts, the first bad line (naming its own file), a
             missing file, or no valid pair at all.
     """
+    skipped = SkipLog(with_file=True)
+    pairs = list(iter_parallel(source_path, target_path, skipped if skip_invalid else None))
+    skipped.report(report, f"{source_path} + {target_path}")
+    if not pairs:
+        raise DataError(source_path, None, "no sentence pairs")
+    return pairs
+
+
+def iter_parallel(
+    source_path: PathLike,
+    target_path: PathLike,
+    skipped: SkipLog | None = None,
+    *,
+    allow_empty: bool = False,
+) -> Iterator[SentencePair]:
+    """The pairs of two line-aligned files one by one (see :func:`read_parallel`, and
+    :func:`iter_tsv` for ``skipped`` and ``allow_empty``)."""
     source_count = _count_lines(source_path)
     target_count = _count_lines(target_path)
     if source_count != target_count:
@@ -100,24 +128,18 @@ def read_parallel(
             "the files must be line-aligned"
         )
         raise DataError(source_path, None, problem)
-    pairs: list[SentencePair] = []
-    skipped = _SkipLog()
     source_lines = iter_raw_lines(source_path, drop_final_empty=True)
     target_lines = iter_raw_lines(target_path, drop_final_empty=True)
     for (lineno, raw_source), (_, raw_target) in zip(source_lines, target_lines, strict=True):
         try:
-            source = _parse_side(raw_source, source_path, lineno, "source")
-            target = _parse_side(raw_target, target_path, lineno, "target")
+            source = _parse_side(raw_source, source_path, lineno, "source", allow_empty)
+            target = _parse_side(raw_target, target_path, lineno, "target", allow_empty)
         except DataError as error:
-            if not skip_invalid:
+            if skipped is None:
                 raise
-            skipped.add(error, with_file=True)
+            skipped.add(error)
             continue
-        pairs.append((source, target))
-    skipped.report(report, f"{source_path} + {target_path}")
-    if not pairs:
-        raise DataError(source_path, None, "no sentence pairs")
-    return pairs
+        yield source, target
 
 
 def read_text_lines(path: PathLike) -> list[str]:
@@ -134,7 +156,7 @@ def read_text_lines(path: PathLike) -> list[str]:
     ]
 
 
-def _parse_tsv_row(raw: bytes, path: PathLike, lineno: int) -> SentencePair:
+def _parse_tsv_row(raw: bytes, path: PathLike, lineno: int, allow_empty: bool) -> SentencePair:
     text = decode_utf8_line(raw, path, lineno)
     if not text.strip():
         raise DataError(path, lineno, "empty line (expected source<TAB>target)")
@@ -143,18 +165,19 @@ def _parse_tsv_row(raw: bytes, path: PathLike, lineno: int) -> SentencePair:
         problem = f"expected exactly one tab between source and target, found {tabs}"
         raise DataError(path, lineno, problem)
     source, target = text.split("\t")
-    return _checked_side(source, path, lineno, "source"), _checked_side(
-        target, path, lineno, "target"
+    return (
+        _checked_side(source, path, lineno, "source", allow_empty),
+        _checked_side(target, path, lineno, "target", allow_empty),
     )
 
 
-def _parse_side(raw: bytes, path: PathLike, lineno: int, side: str) -> str:
-    return _checked_side(decode_utf8_line(raw, path, lineno), path, lineno, side)
+def _parse_side(raw: bytes, path: PathLike, lineno: int, side: str, allow_empty: bool) -> str:
+    return _checked_side(decode_utf8_line(raw, path, lineno), path, lineno, side, allow_empty)
 
 
-def _checked_side(text: str, path: PathLike, lineno: int, side: str) -> str:
+def _checked_side(text: str, path: PathLike, lineno: int, side: str, allow_empty: bool) -> str:
     text = text.strip()
-    if not text:
+    if not text and not allow_empty:
         raise DataError(path, lineno, f"empty {side} side")
     return text
 
@@ -166,21 +189,31 @@ def _count_lines(path: PathLike) -> int:
 def iter_raw_lines(path: PathLike, *, drop_final_empty: bool) -> Iterator[tuple[int, bytes]]:
     """Yield ``(lineno, line)`` with the BOM and the ``\\n`` / ``\\r\\n`` ending removed."""
     pending: tuple[int, bytes] | None = None
+    lineno = 0
     with _open_binary(path) as stream:
-        for lineno, line in enumerate(stream, start=1):
-            if lineno == 1 and line.startswith(_BOM):
-                line = line[len(_BOM) :]
-            line = line.removesuffix(b"\n").removesuffix(b"\r")
-            if pending is not None:
-                yield pending
-            pending = (lineno, line)
+        try:
+            for lineno, line in enumerate(stream, start=1):
+                if lineno == 1 and line.startswith(_BOM):
+                    line = line[len(_BOM) :]
+                line = line.removesuffix(b"\n").removesuffix(b"\r")
+                if pending is not None:
+                    yield pending
+                pending = (lineno, line)
+        except (EOFError, zlib.error, gzip.BadGzipFile) as error:
+            problem = f"corrupt gzip data after line {lineno} ({error}); is the file complete?"
+            raise DataError(path, None, problem) from None
     if pending is not None and not (drop_final_empty and pending[1] == b""):
         yield pending
 
 
 def _open_binary(path: PathLike) -> BinaryIO:
+    """The file's bytes; a gzip file (recognised by its first bytes) is decompressed."""
     try:
-        return open(path, "rb")
+        stream = open(path, "rb")  # noqa: SIM115  (returned open)
+        if stream.peek(2)[:2] != _GZIP_MAGIC:
+            return stream
+        stream.close()
+        return gzip.open(path, "rb")  # type: ignore[return-value]  # a GzipFile reads bytes too
     except FileNotFoundError:
         raise DataError(path, None, "no such file") from None
     except IsADirectoryError:
@@ -190,15 +223,16 @@ def _open_binary(path: PathLike) -> BinaryIO:
 
 
 @dataclass
-class _SkipLog:
+class SkipLog:
     """Counts skipped rows and remembers the first problem for the summary line."""
 
+    with_file: bool = True  # name the file in the first problem (two-file corpora)
     count: int = 0
     first: str = field(default="")
 
-    def add(self, error: DataError, *, with_file: bool) -> None:
+    def add(self, error: DataError) -> None:
         if self.count == 0:
-            where = f"{error.path} line {error.line}" if with_file else f"line {error.line}"
+            where = f"{error.path} line {error.line}" if self.with_file else f"line {error.line}"
             self.first = f"{where}: {error.problem}"
         self.count += 1
 

@@ -1,13 +1,43 @@
-"""A tokenized parallel corpus, ready to be cut into teacher-forcing batches."""
+"""A tokenized parallel corpus, ready to be cut into teacher-forcing batches.
+
+:class:`TrainingCorpus` is what the trainer needs of its data; :class:`EncodedCorpus` (token
+ids in Python lists) and :class:`~transformer_mt.training.store_corpus.StoreCorpus` (a
+memory-mapped token store) both provide it, with the same batches for the same random state.
+"""
 
 from __future__ import annotations
 
+import functools
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
-from transformer_mt.data.batching import Batch, token_budget_batches
+import numpy as np
+
+from transformer_mt.data.batching import Batch
+from transformer_mt.data.bucketing import length_batches
 from transformer_mt.data.pairs import SentencePair
 from transformer_mt.data.tokenizer import BOS_ID, EOS_ID, PAD_ID, Tokenizer
+
+
+class TrainingCorpus(Protocol):
+    """Sentence pairs as the trainer draws them: lengths, a batch order, padded batches."""
+
+    source_lengths: np.ndarray  # (N,) source length + </s>
+    target_lengths: np.ndarray  # (N,) target length + one shifted special
+
+    def __len__(self) -> int: ...
+
+    def batch_order(self, max_tokens: int, rng: random.Random | None) -> list[np.ndarray]:
+        """Token-budget batches of sentence indices (shuffled with ``rng`` when given)."""
+        ...
+
+    def num_batches(self, max_tokens: int) -> int: ...
+
+    def num_target_tokens(self) -> int: ...
+
+    def batch(self, indices: np.ndarray | list[int]) -> Batch: ...
 
 
 @dataclass(frozen=True)
@@ -41,13 +71,24 @@ class EncodedCorpus:
         """(source, target) lengths as batched: source + </s>, target + one shifted special."""
         return [(len(s) + 1, len(t) + 1) for s, t in zip(self.sources, self.targets, strict=True)]
 
+    @functools.cached_property
+    def source_lengths(self) -> np.ndarray:  # type: ignore[override]  # a Protocol attribute
+        return np.fromiter((len(s) + 1 for s in self.sources), np.int64, len(self.sources))
+
+    @functools.cached_property
+    def target_lengths(self) -> np.ndarray:  # type: ignore[override]  # a Protocol attribute
+        return np.fromiter((len(t) + 1 for t in self.targets), np.int64, len(self.targets))
+
+    def batch_order(self, max_tokens: int, rng: random.Random | None) -> list[np.ndarray]:
+        return length_batches(self.source_lengths, self.target_lengths, max_tokens, rng)
+
     def num_batches(self, max_tokens: int) -> int:
-        return len(token_budget_batches(self.lengths(), max_tokens))
+        return len(self.batch_order(max_tokens, None))
 
     def num_target_tokens(self) -> int:
         return sum(len(t) + 1 for t in self.targets)
 
-    def batch(self, indices: Sequence[int]) -> Batch:
+    def batch(self, indices: np.ndarray | Sequence[int]) -> Batch:
         return Batch.from_token_ids(
             [self.sources[i] for i in indices],
             [self.targets[i] for i in indices],

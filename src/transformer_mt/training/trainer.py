@@ -16,17 +16,17 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from transformer_mt.artifacts.rundir import RunDir
 from transformer_mt.artifacts.weights import apply_weights, save_weights, unique_tensors
 from transformer_mt.config import TrainingConfig
-from transformer_mt.data.batching import token_budget_batches
 from transformer_mt.model.factory import Model
 from transformer_mt.training.averaging import WeightAverage
 from transformer_mt.training.distributed import Workers
-from transformer_mt.training.encoded import EncodedCorpus
+from transformer_mt.training.encoded import TrainingCorpus
 from transformer_mt.training.interrupt import StopRequest
 from transformer_mt.training.metrics_log import MetricsLog
 from transformer_mt.training.progress import Progress
@@ -51,6 +51,7 @@ Report = Callable[[str], None]
 # sources, references -> (BLEU, chrF) of the model's translations of the sources.
 TranslationScore = Callable[[list[str], list[str]], tuple[float, float]]
 Position = tuple[int, int, list[Any] | None]  # epoch, batches consumed in it, its batch-order RNG
+Indices = np.ndarray  # (B,) corpus indices of one batch
 
 
 class Trainer:
@@ -59,8 +60,8 @@ class Trainer:
     def __init__(
         self,
         model: Model,
-        train: EncodedCorpus,
-        valid: EncodedCorpus,
+        train: TrainingCorpus,
+        valid: TrainingCorpus,
         config: TrainingConfig,
         *,
         run: RunDir,
@@ -74,7 +75,7 @@ class Trainer:
             raise ValueError("no training pairs: every batch order would be empty")
         self.model = model.to(device)
         self.train_data, self.valid_data = train, valid
-        self.lengths = train.lengths()
+        self.target_lengths = train.target_lengths  # (N,) numpy: no Python object per pair
         self.config = config
         self.run_dir = run
         self.bleu = bleu
@@ -151,9 +152,7 @@ class Trainer:
             raise KeyboardInterrupt
         return state
 
-    def _loop(
-        self, updates: Iterator[tuple[list[list[int]], Position]], progress: Progress
-    ) -> None:
+    def _loop(self, updates: Iterator[tuple[list[Indices], Position]], progress: Progress) -> None:
         """Updates, with validation and checkpoints, until a limit, the data or a stop signal."""
         config, state = self.config, self.state
         while not self._finished():
@@ -180,10 +179,10 @@ class Trainer:
             if state.step % config.checkpoint_interval == 0:
                 self.save_checkpoint()
 
-    def _updates(self, per_update: int) -> Iterator[tuple[list[list[int]], Position]]:
+    def _updates(self, per_update: int) -> Iterator[tuple[list[Indices], Position]]:
         """Groups of ``per_update`` batches (as corpus indices), across epoch boundaries, each
         with the data position just after it."""
-        group: list[list[int]] = []
+        group: list[Indices] = []
         position: Position | None = None
         for indices, position in self._batch_indices():
             group.append(indices)
@@ -193,7 +192,7 @@ class Trainer:
         if position is not None and len(group) >= self.workers.world_size:
             yield group, position  # every worker needs at least one batch
 
-    def _batch_indices(self) -> Iterator[tuple[list[int], Position]]:
+    def _batch_indices(self) -> Iterator[tuple[Indices, Position]]:
         """Batches in a seeded order per epoch, from the state's data position on (mid-epoch on
         resume); each with the position after it: (epoch, batches consumed, epoch's RNG)."""
         config = self.config
@@ -210,17 +209,17 @@ class Trainer:
             else:  # resuming: replay this epoch's shuffle, then skip what was consumed
                 assert epoch_rng is not None
                 rng_from_json(self.rng, epoch_rng)
-            order = token_budget_batches(self.lengths, config.max_tokens, self.rng)
+            order = self.train_data.batch_order(config.max_tokens, self.rng)
             for index in range(consumed, len(order)):
                 position = (epoch, index + 1, epoch_rng)
                 yield order[index], position
             consumed = 0
 
-    def update(self, group: list[list[int]]) -> UpdateResult:
+    def update(self, group: list[Indices]) -> UpdateResult:
         """One optimizer update over a group of batches (this worker takes its share)."""
         self.model.train()
         workers = self.workers
-        total_tokens = sum(self.lengths[i][1] for indices in group for i in indices)
+        total_tokens = sum(int(self.target_lengths[indices].sum()) for indices in group)
         mine = [
             self.train_data.batch(indices).to(self.device)
             for position, indices in enumerate(group)
@@ -239,12 +238,13 @@ class Trainer:
         (nll,) = workers.sum([nll])
         return UpdateResult(nll=nll, tokens=total_tokens)
 
-    def _count_cells(self, group: list[list[int]]) -> None:
+    def _count_cells(self, group: list[Indices]) -> None:
+        corpus = self.train_data
         for indices in group:
-            lengths = [self.lengths[i] for i in indices]
-            width = max(s for s, _ in lengths) + max(t for _, t in lengths)
-            self.state.padded_cells += width * len(lengths)
-            self.state.real_cells += sum(s + t for s, t in lengths)
+            sources, targets = corpus.source_lengths[indices], corpus.target_lengths[indices]
+            width = int(sources.max()) + int(targets.max())
+            self.state.padded_cells += width * len(indices)
+            self.state.real_cells += int(sources.sum()) + int(targets.sum())
 
     def _optimizer_step(self) -> None:
         clip = self.config.clip_norm
@@ -290,7 +290,7 @@ class Trainer:
         self.model.eval()
         nll, correct, tokens = 0.0, 0.0, 0
         with autocast(self.device, self.config.precision):
-            for indices in token_budget_batches(self.valid_data.lengths(), self.config.max_tokens):
+            for indices in self.valid_data.batch_order(self.config.max_tokens, None):
                 batch = self.valid_data.batch(indices).to(self.device)
                 output, count = teacher_forced_loss(self.model, batch, 0.0)
                 nll += float(output.nll)
