@@ -76,13 +76,21 @@ class RepetitionGuard:
             _block_repeated_chunks(mask, history, self.no_repeat_chunk_size, self.piece_chars)
         return mask  # (A, V)
 
-    def apply(self, log_probs: torch.Tensor, history: torch.Tensor) -> torch.Tensor:
-        """Guarded log-probabilities ``(A, V)`` (changed in place) given ``history (A, L)``."""
+    def apply(
+        self, log_probs: torch.Tensor, history: torch.Tensor, exempt: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Guarded log-probabilities ``(A, V)`` (changed in place) given ``history (A, L)``.
+
+        ``exempt`` ``(A, V)``: tokens the blocking guards leave alone (a forced prefix token,
+        the next token of a terminology constraint), so that no guard can make a forced
+        output impossible; the repetition penalty still applies to them."""
         if self.repetition_penalty != 1.0 and history.shape[1]:
             seen = log_probs.gather(1, history)  # (A, L)
             log_probs.scatter_(1, history, seen * self.repetition_penalty)
         if self.max_token_repeat or self.no_repeat_ngram_size or self.no_repeat_chunk_size:
             mask = self.blocked(history, log_probs.shape[1])  # (A, V)
+            if exempt is not None:
+                mask &= ~exempt
             if self.on_block is not None:
                 self.on_block(log_probs, mask, history)
             log_probs.masked_fill_(mask, float("-inf"))

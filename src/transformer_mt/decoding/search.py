@@ -10,15 +10,17 @@ Shape letters: B sentences, A sentences still decoding, V target vocabulary.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 import torch
 
 from transformer_mt.config.decoding import DecodingOptions
+from transformer_mt.decoding.controls import OutputControls
 from transformer_mt.decoding.guards import NO_GUARD, RepetitionGuard
 from transformer_mt.decoding.hypothesis import Hypothesis, length_normalised
+from transformer_mt.decoding.prefix import keep_only, prefix_tokens, token_mask
 from transformer_mt.decoding.processors import (
     apply_temperature,
     top_k_filter,
@@ -60,15 +62,17 @@ def next_token_log_probs(
     blocked: list[int],
     guard: RepetitionGuard | None = None,
     history: torch.Tensor | None = None,
+    exempt: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, DecoderCache]:
     """One decoder step: last tokens ``(A,)`` -> log-probabilities ``(A, V)`` in fp32, with
     ``-inf`` for the ``blocked`` tokens (never chosen; the others keep their probabilities) and
-    the repetition ``guard`` applied given each row's tokens so far, ``history (A, L)``."""
+    the repetition ``guard`` applied given each row's tokens so far, ``history (A, L)``, except
+    to the ``exempt`` tokens ``(A, V)`` (forced ones)."""
     logits, cache = model.decode_step(tokens, cache)  # (A, V)
     log_probs = logits.float().log_softmax(dim=-1)  # (A, V), a new tensor: set in place
     log_probs[:, blocked] = float("-inf")
     if guard is not None and guard.active and history is not None:
-        guard.apply(log_probs, history)
+        guard.apply(log_probs, history, exempt)
     return log_probs, cache
 
 
@@ -87,9 +91,11 @@ def sequential_search(
     max_lengths: torch.Tensor,
     choose: Chooser,
     guard: RepetitionGuard | None = None,
+    prefixes: Sequence[Sequence[int]] | None = None,
 ) -> list[list[Hypothesis]]:
     """One hypothesis per sentence, choosing each next token with ``choose`` (greedy/sampling)
-    among those the repetition ``guard`` allows.
+    among those the repetition ``guard`` allows; the first tokens of sentence ``b`` are
+    ``prefixes[b]`` (forced, see :mod:`.prefix`), when given.
 
     Sentences that produced ``</s>`` or reached their limit leave the batch at once.
     """
@@ -106,8 +112,13 @@ def sequential_search(
     blocked = never_generated(config)
     history = src_ids.new_empty((batch, 0))  # (A, L) tokens so far, kept for the guard
     guarded = guard is not None and guard.active
-    for _step in range(steps):
-        log_probs, cache = next_token_log_probs(model, tokens, cache, blocked, guard, history)
+    for step in range(steps):
+        forced = prefix_tokens(prefixes, alive, step)
+        allowed = token_mask((len(alive), config.tgt_vocab_size), forced, src_ids.device)
+        log_probs, cache = next_token_log_probs(
+            model, tokens, cache, blocked, guard, history, allowed if forced[0] else None
+        )  # (A, V)
+        keep_only(log_probs, allowed, forced[0])
         chosen = choose(log_probs)  # (A,)
         if guarded:
             history = torch.cat([history, chosen[:, None]], dim=1)  # (A, L+1)
@@ -135,6 +146,15 @@ def sequential_search(
     return results
 
 
+def prefixes_only(controls: OutputControls | None, search: str) -> Sequence[Sequence[int]] | None:
+    """The forced prefixes of ``controls``; terminology constraints need beam search."""
+    if controls is None:
+        return None
+    if any(controls.terms):
+        raise ValueError(f"terminology constraints need beam search, not {search}")
+    return controls.prefixes
+
+
 def greedy_choice(scores: torch.Tensor) -> torch.Tensor:
     """The most probable token of each row: scores ``(A, V)`` -> ids ``(A,)``."""
     return argmax(scores)
@@ -147,9 +167,15 @@ class GreedySearch:
     guard: RepetitionGuard = NO_GUARD
 
     def search(
-        self, model: StepModel, src_ids: torch.Tensor, max_lengths: torch.Tensor
+        self,
+        model: StepModel,
+        src_ids: torch.Tensor,
+        max_lengths: torch.Tensor,
+        controls: OutputControls | None = None,
     ) -> list[list[Hypothesis]]:
-        return sequential_search(model, src_ids, max_lengths, greedy_choice, self.guard)
+        """As :class:`SearchStrategy`; ``controls`` may force prefixes (not constraints)."""
+        prefixes = prefixes_only(controls, "greedy search")
+        return sequential_search(model, src_ids, max_lengths, greedy_choice, self.guard, prefixes)
 
 
 @dataclass(frozen=True)
@@ -176,8 +202,14 @@ class SamplingSearch:
         )
 
     def search(
-        self, model: StepModel, src_ids: torch.Tensor, max_lengths: torch.Tensor
+        self,
+        model: StepModel,
+        src_ids: torch.Tensor,
+        max_lengths: torch.Tensor,
+        controls: OutputControls | None = None,
     ) -> list[list[Hypothesis]]:
+        """As :class:`SearchStrategy`; ``controls`` may force prefixes (not constraints)."""
+        prefixes = prefixes_only(controls, "sampling")
         generator = torch.Generator(device=src_ids.device).manual_seed(self.seed)
 
         def choose(scores: torch.Tensor) -> torch.Tensor:
@@ -186,4 +218,4 @@ class SamplingSearch:
             probs = scores.softmax(dim=-1)  # (A, V)
             return torch.multinomial(probs, 1, generator=generator)[:, 0]
 
-        return sequential_search(model, src_ids, max_lengths, choose, self.guard)
+        return sequential_search(model, src_ids, max_lengths, choose, self.guard, prefixes)

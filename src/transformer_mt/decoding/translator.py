@@ -5,6 +5,7 @@ Shape letters: B sentences in a batch, S source length, T target length, V targe
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,7 +20,15 @@ from transformer_mt.artifacts.weights import load_model
 from transformer_mt.config.decoding import DecodingOptions
 from transformer_mt.data.batching import Batch, pad_sequences, token_budget_batches
 from transformer_mt.data.tokenizer import Tokenizer
+from transformer_mt.decoding.alignment import Aligner, Alignment
 from transformer_mt.decoding.beam import BeamSearch
+from transformer_mt.decoding.constrained import ConstrainedBeamSearch
+from transformer_mt.decoding.controls import (
+    OutputControls,
+    TargetVocabulary,
+    check_controls,
+    encode_controls,
+)
 from transformer_mt.decoding.documents import join_paragraphs, split_paragraphs
 from transformer_mt.decoding.guards import RepetitionGuard
 from transformer_mt.decoding.hypothesis import Hypothesis
@@ -37,6 +46,8 @@ class Candidate:
     score: float  # ranking score (length-penalised log-probability for beam search)
     log_prob: float  # total log-probability of the output tokens (including </s>)
     tokens: tuple[int, ...]  # target token ids (including </s> when the search finished)
+    # (source word, target word) pairs, 0-based (decoding.alignment); None unless asked for
+    alignment: Alignment | None = None
 
 
 @dataclass(frozen=True)
@@ -113,6 +124,8 @@ class Translator:
         options: DecodingOptions | None = None,
         *,
         progress: bool = False,
+        prefixes: Sequence[str | None] | None = None,
+        constraints: Sequence[Sequence[str]] | None = None,
         **overrides: Any,
     ) -> list[str]:
         """Translate each sentence; returns the best translation of each, in input order.
@@ -121,8 +134,21 @@ class Translator:
         keyword ``overrides`` change single fields (``beam_size=1`` is greedy search,
         ``sample=True`` samples). Sentences are decoded sorted by length, ``batch_size`` at a
         time and, with ``max_tokens``, at most that many padded source tokens per batch.
+
+        ``prefixes``: per sentence, text the output must start with (None: none);
+        ``constraints``: per sentence, a list of target phrases the output must contain
+        (beam search with dynamic beam allocation; the beam must exceed the phrases). A
+        prefix or constraint the search cannot honour is a ``ValueError``
+        (:mod:`.controls`). See docs/output-control.md.
         """
-        results = self.translate_detailed(sentences, options, progress=progress, **overrides)
+        results = self.translate_detailed(
+            sentences,
+            options,
+            progress=progress,
+            prefixes=prefixes,
+            constraints=constraints,
+            **overrides,
+        )
         return [result.text for result in results]
 
     def translate_detailed(
@@ -131,12 +157,19 @@ class Translator:
         options: DecodingOptions | None = None,
         *,
         progress: bool = False,
+        prefixes: Sequence[str | None] | None = None,
+        constraints: Sequence[Sequence[str]] | None = None,
+        alignments: bool = False,
         **overrides: Any,
     ) -> list[Translation]:
-        """Like :meth:`translate`, returning ``n_best`` scored candidates per sentence."""
+        """Like :meth:`translate`, returning ``n_best`` scored candidates per sentence; with
+        ``alignments``, each candidate's word ``alignment`` (:mod:`.alignment`)."""
         options = (options or DecodingOptions()).replace(**overrides)
-        strategy = make_strategy(options, self.piece_characters)
-        return self.search(sentences, strategy, options, progress=progress)
+        controls = self.output_controls(sentences, options, prefixes, constraints)
+        aligner = self.aligner if alignments else None
+        strategy = make_strategy(options, self.piece_characters, controlled=controls is not None)
+        results = self.search(sentences, strategy, options, progress=progress, controls=controls)
+        return results if aligner is None else self._aligned(results, aligner)
 
     def translate_documents(
         self,
@@ -158,6 +191,52 @@ class Translator:
         (ids,) = self.tokenizer.encode_source([text])
         return len(ids) + 1 <= self.max_source_tokens
 
+    def output_controls(
+        self,
+        sentences: Sequence[str],
+        options: DecodingOptions,
+        prefixes: Sequence[str | None] | None,
+        constraints: Sequence[Sequence[str]] | None,
+    ) -> OutputControls | None:
+        """The sentences' prefixes and constraints as tokens, checked against the options and
+        each sentence's output limit (a ``ValueError`` if the search cannot honour them)."""
+        if prefixes is None and constraints is None:
+            return None
+        controls = encode_controls(self.target_vocabulary, len(sentences), prefixes, constraints)
+        encoded, _ = self.encode_sources(sentences)
+        limits = self.output_limits(
+            pad_sequences([ids or [self.model.config.eos_id] for ids in encoded], 0),
+            options.max_length_ratio,
+            options.max_length_offset,
+        ).tolist()
+        check_controls(controls, limits, beam_size=options.beam_size, sample=options.sample)
+        return controls
+
+    @functools.cached_property
+    def target_vocabulary(self) -> TargetVocabulary:
+        """The target pieces as the output controls need them."""
+        return TargetVocabulary(self.tokenizer)
+
+    @functools.cached_property
+    def aligner(self) -> Aligner:
+        """Word alignments from the model's cross-attention (a Transformer's only)."""
+        return Aligner.build(self.model, self.tokenizer, self.target_vocabulary.token_bytes)
+
+    def _aligned(self, results: list[Translation], aligner: Aligner) -> list[Translation]:
+        """``results`` with each candidate's word alignment."""
+        encoded, _ = self.encode_sources([result.source for result in results])
+        pairs = [(e, c.tokens) for e, r in zip(encoded, results, strict=True) for c in r.candidates]
+        alignments = iter(aligner.align([s for s, _ in pairs], [t for _, t in pairs]))
+        return [
+            dataclasses.replace(
+                result,
+                candidates=tuple(
+                    dataclasses.replace(c, alignment=next(alignments)) for c in result.candidates
+                ),
+            )
+            for result in results
+        ]
+
     @functools.cached_property
     def piece_characters(self) -> torch.Tensor:
         """Characters each target token spells ``(V,)`` (for the repetition guard)."""
@@ -170,9 +249,11 @@ class Translator:
         options: DecodingOptions | None = None,
         *,
         progress: bool = False,
+        controls: OutputControls | None = None,
     ) -> list[Translation]:
         """Translate with an explicit search strategy object (e.g. ``BeamSearch(beam_size=1)``);
-        ``options`` give the length limits and batching (its search fields are not used)."""
+        ``options`` give the length limits and batching (its search fields are not used);
+        ``controls`` (per sentence) go to the strategy's ``search``."""
         options = options or DecodingOptions()
         encoded, truncated = self.encode_sources(sentences)
         hypotheses: list[list[Hypothesis]] = [[] for _ in sentences]
@@ -182,7 +263,13 @@ class Translator:
             limits = self.output_limits(
                 src_ids, options.max_length_ratio, options.max_length_offset
             )
-            found = strategy.search(self.model, src_ids.to(self.device), limits)
+            src_ids = src_ids.to(self.device)
+            if controls is None:
+                found = strategy.search(self.model, src_ids, limits)
+            else:  # strategies that take controls: greedy, sampling, constrained beam
+                found = strategy.search(  # type: ignore[call-arg]  # see make_strategy
+                    self.model, src_ids, limits, controls.select(chunk)
+                )
             for index, result in zip(chunk, found, strict=True):
                 hypotheses[index] = result
         return [
@@ -277,10 +364,14 @@ def length_sorted_batches(
 
 
 def make_strategy(
-    options: DecodingOptions, piece_characters: torch.Tensor | None = None
+    options: DecodingOptions,
+    piece_characters: torch.Tensor | None = None,
+    *,
+    controlled: bool = False,
 ) -> SearchStrategy:
     """The search a set of decoding options asks for (``piece_characters``: characters each
-    target token spells, for ``no_repeat_chunk_size``)."""
+    target token spells, for ``no_repeat_chunk_size``); ``controlled``: one that takes output
+    controls (prefixes, constraints) in its ``search``."""
     guard = RepetitionGuard.from_options(options, piece_characters)
     if options.strategy == "sample":
         return SamplingSearch(
@@ -292,7 +383,8 @@ def make_strategy(
         )
     if options.strategy == "greedy":
         return GreedySearch(guard)
-    return BeamSearch(
+    beam = ConstrainedBeamSearch if controlled else BeamSearch
+    return beam(
         beam_size=options.beam_size,
         length_penalty=options.length_penalty,
         n_best=options.n_best,
