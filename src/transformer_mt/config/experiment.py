@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from transformer_mt.config.decoding import DecodingOptions
+from transformer_mt.data.cleaning import DEFAULT_FILTERS, FILTERS
 from transformer_mt.data.tokenizer import BOS_ID, EOS_ID, PAD_ID
 from transformer_mt.errors import ConfigError
 from transformer_mt.model.config import TransformerConfig
@@ -44,6 +45,15 @@ class DataConfig:
     vocab_size: int = 8000  # SentencePiece vocabulary size (per model)
     joint_vocab: bool = True  # one SentencePiece model for both languages
     max_length: int = 128  # training pairs longer than this (in tokens) are left out
+    # The token store `prepare` writes and `train` reads (docs/data.md): null = a folder in the
+    # cache ($TRANSFORMER_MT_CACHE/stores) named after the inputs and these settings.
+    store: str | None = None
+    # Cleaning filters applied to the training pairs, each counted in the report:
+    # empty, control, identical, language, duplicates, length (max_length), ratio (max_ratio).
+    clean: list[str] = field(default_factory=lambda: list(DEFAULT_FILTERS))
+    max_ratio: float = 9.0  # "ratio": drop pairs with one side this many times longer (tokens)
+    languages: list[str] | None = None  # "language": [source, target] py3langid codes
+    tokenizer_sample: int = 1_000_000  # training pairs sampled to train the tokenizer on
 
     def __post_init__(self) -> None:
         if self.dataset is None and self.train is None:
@@ -56,13 +66,32 @@ class DataConfig:
             raise ConfigError("data.valid is required when data.train is given")
         for name in ("train", "valid", "test"):
             spec = getattr(self, name)
-            if isinstance(spec, list) and (
-                len(spec) != 2 or not all(isinstance(path, str) for path in spec)
-            ):
+            if isinstance(spec, list) and not _valid_file_spec(spec):
                 raise ConfigError(
-                    f"data.{name} must be a TSV path or [source_file, target_file], got {spec!r}"
+                    f"data.{name} must be a TSV path or [source_file, target_file] (or a list "
+                    f"of them: [[a.en, a.zh], [b.tsv]]), got {spec!r}"
                 )
         _check_ranges(self, "data", DATA_RANGES)
+        unknown = [name for name in self.clean if name not in FILTERS]
+        if unknown:
+            raise ConfigError(f"data.clean: unknown filter(s) {unknown}; valid: {list(FILTERS)}")
+        if "language" in self.clean and (
+            not isinstance(self.languages, list) or len(self.languages) != 2
+        ):
+            raise ConfigError("data.clean has language: set data.languages: [source, target]")
+
+
+def _valid_file_spec(spec: list[object]) -> bool:
+    """[source, target] (two paths), or a list whose items are paths or such lists."""
+    if all(isinstance(item, str) for item in spec):
+        return len(spec) == 2
+    return bool(spec) and all(
+        isinstance(item, str) or (isinstance(item, list) and _valid_part(item)) for item in spec
+    )
+
+
+def _valid_part(item: list[object]) -> bool:
+    return len(item) in (1, 2) and all(isinstance(path, str) for path in item)
 
 
 @dataclass(frozen=True)
@@ -175,7 +204,12 @@ SECTIONS: dict[str, type] = {
 
 # SentencePiece needs a few pieces beyond its specials; the largest vocabularies in use
 # (multilingual models) are near 250,000.
-DATA_RANGES = {"vocab_size": Range(5, 1_000_000), "max_length": AT_LEAST_ONE}
+DATA_RANGES = {
+    "vocab_size": Range(5, 1_000_000),
+    "max_length": AT_LEAST_ONE,
+    "max_ratio": Range(1),
+    "tokenizer_sample": Range(101),  # SentencePiece needs more than 100 sentences
+}
 MODEL_RANGES = {
     "d_model": AT_LEAST_ONE,
     "num_heads": AT_LEAST_ONE,
@@ -232,16 +266,20 @@ def with_absolute_paths(config: ExperimentConfig, base: Path | None = None) -> E
     that the run directory's saved config works from anywhere."""
     root = (base or Path.cwd()).resolve()
 
-    def absolute(spec: list[str] | str | None) -> list[str] | str | None:
+    def absolute(spec: Any) -> Any:
         if spec is None:
             return None
         if isinstance(spec, str):
             return str(root / spec)
-        return [str(root / item) for item in spec]
+        return [absolute(item) for item in spec]
 
     data = config.data
     data = dataclasses.replace(
-        data, train=absolute(data.train), valid=absolute(data.valid), test=absolute(data.test)
+        data,
+        train=absolute(data.train),
+        valid=absolute(data.valid),
+        test=absolute(data.test),
+        store=absolute(data.store),
     )
     return dataclasses.replace(config, data=data)
 

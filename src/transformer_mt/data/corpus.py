@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 from transformer_mt.data.pairs import SentencePair, Splits
 from transformer_mt.data.readers import read_parallel, read_tsv
+from transformer_mt.data.sources import FileSpec, corpus_parts
 from transformer_mt.data.tatoeba import load_builtin
-from transformer_mt.errors import UserError
-
-FileSpec = str | Sequence[str] | None
 
 
 def default_cache_dir() -> Path:
@@ -26,15 +24,17 @@ def default_cache_dir() -> Path:
 def read_pairs(
     spec: FileSpec, *, skip_invalid: bool = False, report: Callable[[str], None] = print
 ) -> list[SentencePair]:
-    """A TSV path (``source<TAB>target``) or a ``[source_file, target_file]`` pair."""
-    if spec is None:
-        return []
-    if isinstance(spec, str):
-        return read_tsv(spec, skip_invalid=skip_invalid, report=report)
-    files = list(spec)
-    if len(files) != 2:
-        raise UserError(f"expected a TSV path or [source_file, target_file], got {files}")
-    return read_parallel(files[0], files[1], skip_invalid=skip_invalid, report=report)
+    """The pairs of a split's files (see :mod:`~transformer_mt.data.sources` for the forms: a
+    TSV path, ``[source_file, target_file]``, glob patterns, a list of them; gzip or not)."""
+    pairs: list[SentencePair] = []
+    for part in corpus_parts(spec):
+        if part.target is None:
+            pairs += read_tsv(part.source, skip_invalid=skip_invalid, report=report)
+        else:
+            pairs += read_parallel(
+                part.source, part.target, skip_invalid=skip_invalid, report=report
+            )
+    return pairs
 
 
 def load_splits(
