@@ -64,8 +64,8 @@ class Aligner:
         return [
             word_alignment(
                 matrix,
-                [words[0] if words else None for words in token_words(self._bytes(src, True))],
-                token_words(self._bytes(out, False)),
+                self.source_words(src),
+                self.target_words(out),
             )
             for matrix, src, out in zip(matrices, sources, outputs, strict=True)
         ]
@@ -103,7 +103,17 @@ class Aligner:
         source_bytes = [b"" if i in specials else piece_bytes(p) for i, p in enumerate(pieces)]
         return cls(model, source_bytes, target_bytes)
 
-    def _bytes(self, ids: Sequence[int], source: bool) -> list[bytes]:
+    def source_words(self, ids: Sequence[int]) -> list[int | None]:
+        """The word of each source token (None: ``</s>``, a lone space)."""
+        owners = token_words(self.token_bytes(ids, source=True))
+        return [words[0] if words else None for words in owners]
+
+    def target_words(self, ids: Sequence[int]) -> list[list[int]]:
+        """The words each target token spells (``</s>`` left out)."""
+        return token_words(self.token_bytes(ids, source=False))
+
+    def token_bytes(self, ids: Sequence[int], *, source: bool) -> list[bytes]:
+        """What each token of ``ids`` adds to the text (a target's ``</s>`` left out)."""
         table = self.source_bytes if source else self.target_bytes
         eos = self.model.config.eos_id
         return [table[i] for i in ids if source or i != eos]

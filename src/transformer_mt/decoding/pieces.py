@@ -31,23 +31,29 @@ def is_word_char(char: str) -> bool:
 
 
 def split_words(text: str) -> list[str]:
-    """``text``'s words: whitespace tokens, each CJK character one word.
+    """``text``'s words: whitespace tokens, each CJK character one word (the target words of
+    an alignment's ``j``).
 
     >>> split_words("我喜欢 tea, 你呢？")
     ['我', '喜', '欢', 'tea,', '你', '呢', '？']
     """
-    words: list[str] = []
-    current = ""
-    for char in text:
+    return [text[start:end] for start, end in word_spans(text)]
+
+
+def word_spans(text: str) -> list[tuple[int, int]]:
+    """Where each word of :func:`split_words` lies in ``text``: ``(start, end)`` offsets."""
+    spans: list[tuple[int, int]] = []
+    start = None
+    for position, char in enumerate(text):
         if char.isspace() or is_word_char(char):
-            if current:
-                words.append(current)
-            current = ""
+            if start is not None:
+                spans.append((start, position))
+            start = None
             if not char.isspace():
-                words.append(char)
-        else:
-            current += char
-    return [*words, current] if current else words
+                spans.append((position, position + 1))
+        elif start is None:
+            start = position
+    return [*spans, (start, len(text))] if start is not None else spans
 
 
 def token_words(surfaces: Sequence[bytes]) -> list[list[int]]:
