@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -47,7 +48,7 @@ def test_train_writes_a_complete_run_directory(toy_run: ToyRun) -> None:
     summary = json.loads((run / "summary.json").read_text())
     assert summary["steps"] == 60
     assert summary["best_score"] == max(r["valid_bleu"] for r in valid if "valid_bleu" in r)
-    assert "data: 300 train, 30 valid, 30 test pairs" in toy_run.train_stderr
+    assert "data: 300 train, 30 valid pairs" in toy_run.train_stderr
     assert "trained 60 steps" in toy_run.train_stderr
 
 
@@ -93,13 +94,13 @@ def test_skip_invalid_skips_bad_rows_and_reports_their_count(
 
     assert result.exit_code == 0, (result.stderr, result.exception)
     assert (
-        f"{corpus['train']}: skipped 3 invalid rows (first: line 101: expected exactly one tab "
+        f"{corpus['train']}: skipped 2 invalid rows (first: line 101: expected exactly one tab "
         "between source and target, found 2)"
     ) in result.stderr
-    assert f"{corpus['test']}: skipped 1 invalid rows (first: line 31: empty source side)" in (
-        result.stderr
-    )
-    assert "data: 300 train, 30 valid, 30 test pairs" in result.stderr
+    # An empty side is not malformed: the cleaning drops it and counts it (train reads no test).
+    assert "cleaning: 301 pairs read, 300 kept" in result.stderr
+    assert re.search(r"\n  empty +1 ", result.stderr)
+    assert "data: 300 train, 30 valid pairs" in result.stderr
 
     # evaluate reads the split again: the note goes to stderr, stdout holds only the scores.
     evaluation = invoke(["evaluate", str(tmp_path / "run"), "--split", "test", "--beam-size", "1"])

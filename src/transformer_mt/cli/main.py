@@ -11,6 +11,7 @@ import click
 from transformer_mt import __version__
 from transformer_mt.cli.check import check
 from transformer_mt.cli.common import Commands
+from transformer_mt.cli.data import prepare
 from transformer_mt.cli.decode import evaluate, translate
 from transformer_mt.cli.explain import explain
 from transformer_mt.cli.export import export
@@ -31,6 +32,7 @@ def cli() -> None:
     """
 
 
+cli.add_command(prepare)
 cli.add_command(train)
 cli.add_command(average)
 cli.add_command(plot)

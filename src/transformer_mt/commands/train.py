@@ -21,6 +21,7 @@ import torch
 
 from transformer_mt.artifacts.rundir import RunDir
 from transformer_mt.artifacts.weights import remove_stale_temporaries
+from transformer_mt.commands.prepare import prepared_store
 from transformer_mt.config import (
     DecodingOptions,
     ExperimentConfig,
@@ -30,7 +31,7 @@ from transformer_mt.config import (
 )
 from transformer_mt.data.corpus import load_splits
 from transformer_mt.data.pairs import Splits
-from transformer_mt.data.tatoeba import TATOEBA_CREDIT
+from transformer_mt.data.store import TokenStore
 from transformer_mt.data.tokenizer import Tokenizer
 from transformer_mt.decoding.translator import Translator
 from transformer_mt.errors import UserError
@@ -38,9 +39,9 @@ from transformer_mt.evaluation.metrics import corpus_scores
 from transformer_mt.model.factory import Model, build_model, parameter_count
 from transformer_mt.runtime import configure_cpu, fast_bf16_cpu, resolve_device
 from transformer_mt.training.distributed import Workers, start_workers, stop_workers
-from transformer_mt.training.encoded import EncodedCorpus
 from transformer_mt.training.resume import check_model_matches, check_resumable, latest_snapshot
 from transformer_mt.training.state import TrainState
+from transformer_mt.training.store_corpus import StoreCorpus
 from transformer_mt.training.trainer import Trainer, TranslationScore
 
 Report = Callable[[str], None]
@@ -134,23 +135,23 @@ def _train(
     elif workers.is_main:  # the others would see the directory rank 0 is making
         check_run_dir(config, overwrite=overwrite)
     started = time.perf_counter()
-    # Read (and validate) the data before touching the run directory, so that a data error
-    # leaves no half-made run behind that the corrected command would refuse to overwrite.
-    splits = experiment_splits(config, report)
-    if config.data.dataset is not None:
-        report(TATOEBA_CREDIT)
-    if not splits.valid:
-        raise UserError("the validation split is empty")
-    report(
-        f"data: {len(splits.train)} train, {len(splits.valid)} valid, {len(splits.test)} test pairs"
-    )
+    # Prepare (or reuse) the token store before touching the run directory, so that a data
+    # error leaves no half-made run behind that the corrected command would refuse to overwrite.
+    store = _store(config, workers, report)
+    valid_pairs = list(store.text_pairs("valid.tsv"))
+    report(f"data: {store.pairs('train')} train, {len(valid_pairs)} valid pairs")
     fresh = not resume and workers.is_main
     with _removed_on_failure(run, enabled=fresh):  # no half-made run directory is left behind
         if workers.is_main:
-            _write_run_dir(config, run, splits, overwrite=overwrite, resume=resume, report=report)
+            _write_run_dir(config, run, store, overwrite=overwrite, resume=resume, report=report)
         workers.barrier()
         tokenizer = Tokenizer.load(run.tokenizer_dir)
-        train_data, valid_data = _encoded(config, tokenizer, splits, report)
+        if resume and tokenizer != Tokenizer.load(store.path / "tokenizer"):
+            raise UserError(
+                f"{store.path}: the token store's tokenizer is not the run's; re-run "
+                "`transformer-mt prepare` with the run's config (data.store may point elsewhere)"
+            )
+        train_data, valid_data = StoreCorpus(store, "train"), StoreCorpus(store, "valid")
         model_config = architecture_config(
             config.model, tokenizer.source_vocab_size, tokenizer.target_vocab_size, tokenizer.joint
         )
@@ -173,7 +174,7 @@ def _train(
         training,
         run=run,
         bleu=validation_bleu(model, tokenizer, device, config.evaluation),
-        valid_pairs=splits.valid,
+        valid_pairs=valid_pairs,
         device=device,
         report=report,
         workers=workers,
@@ -188,17 +189,27 @@ def _train(
     return state
 
 
+def _store(config: ExperimentConfig, workers: Workers, report: Report) -> TokenStore:
+    """The config's token store: rank 0 prepares it if needed, the other workers open it."""
+    if workers.is_main:
+        store = prepared_store(config, report)
+    workers.barrier()
+    if not workers.is_main:
+        store = prepared_store(config, _silent)
+    return store
+
+
 def _write_run_dir(
     config: ExperimentConfig,
     run: RunDir,
-    splits: Splits,
+    store: TokenStore,
     *,
     overwrite: bool,
     resume: bool,
     report: Report,
 ) -> None:
-    """A new run directory with its config and tokenizer, or the resumed one's config (and
-    the temporary files a killed write left in it removed)."""
+    """A new run directory with its config and the store's tokenizer, or the resumed one's
+    config (and the temporary files a killed write left in it removed)."""
     if resume:
         stale = [
             *remove_stale_temporaries(run.path),
@@ -211,29 +222,7 @@ def _write_run_dir(
         run.write_config(config)
         return
     prepare_run_dir(config, overwrite=overwrite)
-    Tokenizer.train(
-        splits.train,
-        run.tokenizer_dir,
-        vocab_size=config.data.vocab_size,
-        joint=config.data.joint_vocab,
-        report=report,
-    )
-
-
-def _encoded(
-    config: ExperimentConfig, tokenizer: Tokenizer, splits: Splits, report: Report
-) -> tuple[EncodedCorpus, EncodedCorpus]:
-    """The training and validation pairs as token ids; training on no pairs is an error."""
-    limit = config.data.max_length
-    train_data = EncodedCorpus.from_pairs(tokenizer, splits.train, limit)
-    if not len(train_data):
-        raise UserError(
-            f"data.max_length={limit}: all {train_data.dropped} training pairs are longer than "
-            f"{limit} tokens; nothing to train on (raise data.max_length)"
-        )
-    if train_data.dropped:
-        report(f"left out {train_data.dropped} training pairs longer than {limit} tokens")
-    return train_data, EncodedCorpus.from_pairs(tokenizer, splits.valid)
+    shutil.copytree(store.path / "tokenizer", run.tokenizer_dir)
 
 
 @contextlib.contextmanager

@@ -97,7 +97,9 @@ def prepare_store(
         tokenizer = _tokenizer(scan.sample, options, tokenizer_dir, report)
         scan.sample.clear()
         writer.add_file("tokenizer")
-        kept = (pair for pair, verdict in zip(source.train(True), scan.verdicts) if verdict == 0)  # noqa: B905  (train() yields exactly the scanned pairs)
+        # The same reading as the scan (same empty-side handling): the same pairs, in order.
+        again = source.train(options.cleaning.on("empty"))
+        kept = (pair for pair, verdict in zip(again, scan.verdicts, strict=True) if verdict == 0)
         train_pairs = _write_split(writer, "train", kept, tokenizer, scan.report, options)
         if train_pairs == 0:
             raise UserError(
