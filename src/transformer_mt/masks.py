@@ -39,15 +39,22 @@ def cross_mask(src_ids: torch.Tensor, pad_id: int) -> torch.Tensor:
     return padding_mask(src_ids, pad_id)[:, None, None, :]
 
 
-def decoder_self_mask(tgt_ids: torch.Tensor, pad_id: int) -> torch.Tensor:
+def decoder_self_mask(
+    tgt_ids: torch.Tensor, pad_id: int, *, real_start: bool = False
+) -> torch.Tensor:
     """Decoder self-attention mask: causal AND key is not padding. -> ``(B, 1, T, T)``.
 
     A padded query row keeps its diagonal so that no row is all ``False`` (an all-masked row
     would give NaN in softmax); outputs at padded positions are ignored by the loss anyway.
+    ``real_start``: position 0 holds the decoder's start token, a real key even where it is
+    the pad id (MarianMT models start decoding from ``<pad>``).
     """
     length = tgt_ids.shape[1]
     causal = causal_mask(length, tgt_ids.device)  # (T, T)
-    keys = padding_mask(tgt_ids, pad_id)[:, None, None, :]  # (B, 1, 1, T)
+    real = padding_mask(tgt_ids, pad_id)  # (B, T)
+    if real_start:
+        real[:, 0] = True
+    keys = real[:, None, None, :]  # (B, 1, 1, T)
     diagonal = torch.eye(length, dtype=torch.bool, device=tgt_ids.device)  # (T, T)
     return (causal & keys) | diagonal  # (B, 1, T, T)
 

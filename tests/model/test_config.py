@@ -43,7 +43,9 @@ def test_indivisible_width_names_both_numbers(
         ({"tgt_vocab_size": 30}, "share_embeddings"),
         ({"pad_id": 24}, "pad_id"),
         ({"eos_id": -1}, "eos_id"),
-        ({"bos_id": 0}, "distinct"),
+        ({"bos_id": 3}, "distinct"),
+        ({"pad_id": 3}, "distinct"),
+        ({"output_bias": 1}, "output_bias"),
     ],
 )
 def test_invalid_fields_raise_a_value_error_naming_the_field(

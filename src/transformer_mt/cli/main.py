@@ -1,4 +1,5 @@
-"""``transformer-mt``: train, average, plot, translate, evaluate, check, explain, serve.
+"""``transformer-mt``: train, average, plot, translate, evaluate, check, explain, serve, export,
+import-hf.
 
 User mistakes (bad files, unknown config keys, missing run directories) print one line
 ``error: ...`` on stderr and exit with status 2; they never show a traceback.
@@ -15,6 +16,7 @@ from transformer_mt.cli.data import prepare
 from transformer_mt.cli.decode import evaluate, translate
 from transformer_mt.cli.explain import explain
 from transformer_mt.cli.export import export
+from transformer_mt.cli.importing import import_hf
 from transformer_mt.cli.serve import serve
 from transformer_mt.cli.training import average, plot, train
 
@@ -42,6 +44,7 @@ cli.add_command(check)
 cli.add_command(explain)
 cli.add_command(serve)
 cli.add_command(export)
+cli.add_command(import_hf)
 
 
 def main() -> None:

@@ -120,6 +120,8 @@ class ModelConfig:
         "auto"  # auto (post-norm: normal, pre-norm: xavier) | normal: N(0, init_std) | xavier
     )
     init_std: float = 0.02
+    scale_embedding: bool = True  # token embeddings x sqrt(d_model) (false in some MarianMT)
+    output_bias: bool = False  # a bias on the output layer (MarianMT's final_logits_bias)
     kind: str = "transformer"  # transformer | lstm (the attentional LSTM baseline)
     attention: str = "general"  # lstm only: Luong attention score, general | dot
 

@@ -7,7 +7,9 @@ mapped to ``<unk>``: unseen characters become their UTF-8 bytes. Chinese needs n
 pre-segmentation; SentencePiece learns pieces over raw characters.
 
 On disk a tokenizer is a directory with ``tokenizer.json`` (a manifest) and ``spm.model``
-(joint) or ``source.model`` and ``target.model`` (separate).
+(joint) or ``source.model`` and ``target.model`` (separate). A manifest with ``"kind":
+"vocabulary"`` is an imported model's tokenizer, whose ids come from a vocabulary file
+(:mod:`transformer_mt.data.vocabulary`); :meth:`Tokenizer.load` reads both kinds.
 """
 
 from __future__ import annotations
@@ -126,7 +128,7 @@ class Tokenizer:
 
     @classmethod
     def load(cls, directory: Path) -> Tokenizer:
-        """Load a tokenizer saved by :meth:`train`.
+        """Load a tokenizer saved by :meth:`train` (or an imported model's, see module).
 
         Raises:
             DataError: if the manifest or a model file is missing or inconsistent.
@@ -134,12 +136,16 @@ class Tokenizer:
         directory = Path(directory)
         manifest_path = directory / MANIFEST_NAME
         manifest = _read_manifest(manifest_path)
+        if manifest.get("kind") == "vocabulary":
+            from transformer_mt.data.vocabulary import load_vocabulary_tokenizer
+
+            return load_vocabulary_tokenizer(directory, manifest)
         processors = []
         for side in ("source", "target"):
             model_path = directory / manifest[f"{side}_model"]
             if not model_path.is_file():
                 raise DataError(model_path, None, "no such file (listed in tokenizer.json)")
-            processor = _read_processor(model_path)
+            processor = read_processor(model_path)
             _check_model(processor, model_path, manifest[f"{side}_vocab_size"])
             processors.append(processor)
         return cls(processors[0], processors[1], joint=bool(manifest["joint"]))
@@ -217,6 +223,12 @@ class Tokenizer:
             for i in range(target.get_piece_size())
         ]
 
+    def fallback_ids(self, side: str) -> frozenset[int]:
+        """Ids of ``<unk>`` and the byte-fallback pieces on ``side`` (``source``/``target``):
+        what text the tokenizer has no piece for becomes."""
+        model = self._source if side == "source" else self._target
+        return frozenset(i for i in range(model.get_piece_size()) if model.is_byte(i)) | {UNK_ID}
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Tokenizer):
             return NotImplemented
@@ -265,7 +277,7 @@ def model_files(directory: Path) -> tuple[Path, Path, bool]:
 
 def pieces(model_file: Path) -> list[str]:
     """Every piece of a SentencePiece model file, in id order."""
-    processor = _read_processor(Path(model_file))
+    processor = read_processor(Path(model_file))
     return [processor.id_to_piece(i) for i in range(processor.get_piece_size())]
 
 
@@ -333,7 +345,7 @@ def _processor(model: bytes) -> spm.SentencePieceProcessor:
     return spm.SentencePieceProcessor(model_proto=model)
 
 
-def _read_processor(path: Path) -> spm.SentencePieceProcessor:
+def read_processor(path: Path) -> spm.SentencePieceProcessor:
     """A SentencePiece model file; a missing, truncated or foreign file is a :class:`DataError`."""
     try:
         return _processor(path.read_bytes())

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from transformer_mt.artifacts.rundir import RunDir
-from transformer_mt.data.tokenizer import model_files, pieces
+from transformer_mt.data.tokenizer import Tokenizer, model_files, pieces
+from transformer_mt.data.vocabulary import VocabularyTokenizer
 from transformer_mt.errors import ConfigError
 from transformer_mt.export import load_transformer, require
 from transformer_mt.export.hf_weights import hf_state_dict
@@ -64,7 +65,7 @@ def hf_config(config: TransformerConfig) -> Any:
         attention_dropout=0.0,
         activation_dropout=0.0,
         max_position_embeddings=config.max_positions,
-        scale_embedding=True,
+        scale_embedding=config.scale_embedding,
         pad_token_id=config.pad_id,
         bos_token_id=config.bos_id,
         eos_token_id=config.eos_id,
@@ -114,9 +115,13 @@ def write_tokenizer(tokenizer_dir: Path, out: Path, max_length: int) -> Any:
     """``MarianTokenizer`` files (source.spm, target.spm, vocab.json) from our tokenizer dir.
 
     The tokenizer is built from copies in a private temporary directory (removed afterwards),
-    so nothing but the tokenizer's own files is written to ``out``.
+    so nothing but the tokenizer's own files is written to ``out``. An imported model's
+    tokenizer (:mod:`transformer_mt.data.vocabulary`) keeps its own vocabulary files.
     """
     transformers = require("transformers")
+    tokenizer = Tokenizer.load(tokenizer_dir)
+    if isinstance(tokenizer, VocabularyTokenizer):
+        return _write_vocabulary_tokenizer(tokenizer, out, max_length)
     source_model, target_model, joint = model_files(tokenizer_dir)
     with tempfile.TemporaryDirectory(prefix="tokenizer-") as name:
         inputs = Path(name)
@@ -135,6 +140,28 @@ def write_tokenizer(tokenizer_dir: Path, out: Path, max_length: int) -> Any:
         )
         tokenizer.save_pretrained(out)
     return tokenizer
+
+
+def _write_vocabulary_tokenizer(tokenizer: VocabularyTokenizer, out: Path, max_length: int) -> Any:
+    """An imported model's ``MarianTokenizer``: its own models, vocabularies and specials."""
+    transformers = require("transformers")
+    with tempfile.TemporaryDirectory(prefix="tokenizer-") as name:
+        inputs = Path(name)
+        tokenizer.save(inputs)
+        specials = tokenizer.specials
+        exported = transformers.MarianTokenizer(
+            source_spm=str(inputs / "source.spm"),
+            target_spm=str(inputs / "target.spm"),
+            vocab=str(inputs / "vocab.json"),
+            target_vocab_file=None if tokenizer.joint else str(inputs / "target_vocab.json"),
+            separate_vocabs=not tokenizer.joint,
+            unk_token=specials.unk,
+            eos_token=specials.eos,
+            pad_token=specials.pad,
+            model_max_length=max_length,
+        )
+        exported.save_pretrained(out)
+    return exported
 
 
 def _write_vocab(model_file: Path, path: Path) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
-ACTIVATIONS = ("relu", "gelu")
+ACTIVATIONS = ("relu", "gelu", "swish", "silu")  # swish and silu: the same x * sigmoid(x)
 NORM_POSITIONS = ("post", "pre")
 POSITIONAL_ENCODINGS = ("sinusoidal", "learned")
 INITS = ("auto", "normal", "xavier")  # see transformer_mt.model.init
@@ -27,7 +27,7 @@ class TransformerConfig:
     d_ff: int = 2048  # inner width of the position-wise feed-forward network
     dropout: float = 0.1  # on embeddings, sub-layer outputs and inside the feed-forward
     attention_dropout: float = 0.0  # on attention probabilities
-    activation: str = "relu"  # feed-forward non-linearity: relu | gelu
+    activation: str = "relu"  # feed-forward non-linearity: relu | gelu | swish (= silu)
     norm_position: str = "post"  # LayerNorm after the residual (post, as in the paper) or before
     positional_encoding: str = "sinusoidal"  # sinusoidal (fixed) | learned
     max_positions: int = 1024  # longest sequence the positional encoding covers
@@ -35,8 +35,10 @@ class TransformerConfig:
     tie_output: bool = True  # output projection reuses the target embedding matrix
     init: str = "auto"  # N(0, init_std) (normal) | Xavier-uniform (xavier) | auto: by norm_position
     init_std: float = 0.02  # standard deviation of the normal initialisation
+    scale_embedding: bool = True  # token embeddings x sqrt(d_model) (MarianMT: scale_embedding)
+    output_bias: bool = False  # a bias on the output layer (MarianMT's final_logits_bias)
     pad_id: int = 0
-    bos_id: int = 2
+    bos_id: int = 2  # the decoder's start token; may be pad_id (MarianMT starts from <pad>)
     eos_id: int = 3
 
     kind: ClassVar[str] = "transformer"  # recorded in model.json next to the fields
@@ -66,6 +68,8 @@ class TransformerConfig:
         )
         require(self.init in INITS, "init", f"must be one of {INITS}")
         require(self.init_std > 0.0, "init_std", "must be positive")
+        for name in ("scale_embedding", "output_bias"):
+            require(isinstance(getattr(self, name), bool), name, "must be true or false")
         check_vocabulary(self)
 
     @property
@@ -96,7 +100,12 @@ def check_vocabulary(config: Any) -> None:
     ids = {"pad_id": config.pad_id, "bos_id": config.bos_id, "eos_id": config.eos_id}
     for name, value in ids.items():
         require(0 <= value < config.tgt_vocab_size, name, "must be a valid target token id")
-    require(len(set(ids.values())) == 3, "pad_id/bos_id/eos_id", "must be distinct")
+    # The start token may be the padding token (MarianMT), never the end token.
+    require(
+        config.eos_id not in (config.pad_id, config.bos_id),
+        "pad_id/bos_id/eos_id",
+        "must be distinct (only bos_id, the start token, may equal pad_id as in MarianMT)",
+    )
 
 
 def require(condition: bool, field: str, message: str) -> None:

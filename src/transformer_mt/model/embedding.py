@@ -59,13 +59,22 @@ class PositionalEncoding(nn.Module):
 
 
 class Embedder(nn.Module):
-    """token ids ``(B, L)`` -> ``(B, L, D)``: embedding * sqrt(D) + position, then dropout."""
+    """token ids ``(B, L)`` -> ``(B, L, D)``: embedding * sqrt(D) + position, then dropout.
 
-    def __init__(self, tokens: nn.Embedding, positions: PositionalEncoding, dropout: float) -> None:
+    ``scaled=False`` leaves the embeddings unscaled (MarianMT's ``scale_embedding: false``)."""
+
+    def __init__(
+        self,
+        tokens: nn.Embedding,
+        positions: PositionalEncoding,
+        dropout: float,
+        *,
+        scaled: bool = True,
+    ) -> None:
         super().__init__()
         self.tokens = tokens
         self.positions = positions
-        self.scale = math.sqrt(tokens.embedding_dim)
+        self.scale = math.sqrt(tokens.embedding_dim) if scaled else 1.0
         self.dropout = Dropout(dropout)
 
     def forward(self, ids: torch.Tensor, offset: int = 0) -> torch.Tensor:

@@ -18,6 +18,14 @@ from transformer_mt.model.cache import LayerCache, group_beams
 from transformer_mt.model.config import TransformerConfig
 from transformer_mt.model.dropout import Dropout
 
+# swish and silu are two names of x * sigmoid(x) (MarianMT's OPUS-MT models say swish).
+_ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "relu": torch.relu,
+    "gelu": F.gelu,
+    "swish": F.silu,
+    "silu": F.silu,
+}
+
 
 class FeedForward(nn.Module):
     """Position-wise feed-forward: linear, activation, dropout, linear. ``(.., D) -> (.., D)``."""
@@ -26,9 +34,7 @@ class FeedForward(nn.Module):
         super().__init__()
         self.expand = nn.Linear(d_model, d_ff)
         # A function, not a module: one module call less per layer and decoding step.
-        self.activation: Callable[[torch.Tensor], torch.Tensor] = (
-            torch.relu if activation == "relu" else F.gelu
-        )
+        self.activation: Callable[[torch.Tensor], torch.Tensor] = _ACTIVATIONS[activation]
         self.dropout = Dropout(dropout)
         self.contract = nn.Linear(d_ff, d_model)
 

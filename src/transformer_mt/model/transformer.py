@@ -38,8 +38,9 @@ class Transformer(EncoderDecoder):
         def positions() -> PositionalEncoding:
             return PositionalEncoding(config.positional_encoding, config.max_positions, d)
 
-        self.source_embedder = Embedder(source_tokens, positions(), config.dropout)
-        self.target_embedder = Embedder(target_tokens, positions(), config.dropout)
+        scaled = config.scale_embedding
+        self.source_embedder = Embedder(source_tokens, positions(), config.dropout, scaled=scaled)
+        self.target_embedder = Embedder(target_tokens, positions(), config.dropout, scaled=scaled)
         self.encoder_layers = nn.ModuleList(
             EncoderLayer(config) for _ in range(config.num_encoder_layers)
         )
@@ -50,7 +51,8 @@ class Transformer(EncoderDecoder):
         # Pre-norm stacks end with a LayerNorm; post-norm outputs are already normalised.
         self.encoder_norm: nn.Module = nn.LayerNorm(d) if pre_norm else nn.Identity()
         self.decoder_norm: nn.Module = nn.LayerNorm(d) if pre_norm else nn.Identity()
-        self.output_projection = nn.Linear(d, config.tgt_vocab_size, bias=False)
+        # MarianMT adds a bias to the logits (final_logits_bias); our own models have none.
+        self.output_projection = nn.Linear(d, config.tgt_vocab_size, bias=config.output_bias)
         initialize(self, resolve(config.init, config.norm_position), d, config.init_std)
         if config.tie_output:
             self.output_projection.weight = target_tokens.weight
@@ -83,7 +85,10 @@ class Transformer(EncoderDecoder):
         the cross-attention padding mask) -> ``(B, T, D)``. ``weights`` as in :meth:`encode`,
         with ``"self"`` ``(B, H, T, T)`` and ``"cross"`` ``(B, H, T, S)``.
         """
-        self_mask = masks.decoder_self_mask(tgt_in_ids, self.config.pad_id)  # (B, 1, T, T)
+        # Position 0 is the start token, real even where it is <pad> (MarianMT's start).
+        self_mask = masks.decoder_self_mask(
+            tgt_in_ids, self.config.pad_id, real_start=True
+        )  # (B, 1, T, T)
         memory_mask = masks.cross_mask(src_ids, self.config.pad_id)  # (B, 1, 1, S)
         x = self.target_embedder(tgt_in_ids)  # (B, T, D)
         for layer in self.decoder_layers:
