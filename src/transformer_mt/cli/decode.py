@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import click
 
 from transformer_mt.cli.common import user_errors
+from transformer_mt.cli.controls import constraints_for, prefixes_for, read_values
 from transformer_mt.config.decoding import FIELDS as DECODING_FIELDS
 from transformer_mt.config.decoding import DecodingOptions, OptionError
 from transformer_mt.errors import UserError
@@ -111,18 +112,25 @@ def _one_line(text: str) -> str:
 
 
 def _write_result(
-    out: TextIO, index: int, result: Translation, *, n_best: int, scores: bool
+    out: TextIO, index: int, result: Translation, *, n_best: int, scores: bool, aligned: bool
 ) -> None:
+    from transformer_mt.decoding.alignment import pharaoh  # torch: imported once decoding
+
     if n_best > 1:
         for candidate in result.candidates:
-            out.write(f"{index} ||| {_one_line(candidate.text)} ||| {candidate.score:.4f}\n")
+            line = f"{index} ||| {_one_line(candidate.text)} ||| {candidate.score:.4f}"
+            out.write(line + (f" ||| {pharaoh(candidate.alignment or ())}\n" if aligned else "\n"))
         if not result.candidates:  # an empty input line still gets its K (empty) lines
-            out.write(f"{index} |||  ||| 0.0000\n" * n_best)
-    elif scores:
+            out.write(f"{index} |||  ||| 0.0000{' ||| ' if aligned else ''}\n" * n_best)
+        return
+    text = _one_line(result.text)
+    if aligned:
+        best = result.candidates[0].alignment if result.candidates else ()
+        text += f" ||| {pharaoh(best or ())}"
+    if scores:
         score = result.candidates[0].score if result.candidates else 0.0
-        out.write(f"{_one_line(result.text)}\t{score:.4f}\n")
-    else:
-        out.write(_one_line(result.text) + "\n")
+        text += f"\t{score:.4f}"
+    out.write(text + "\n")
 
 
 @click.command()
@@ -134,15 +142,43 @@ def _write_result(
     is_flag=True,
     help="Each line is a paragraph: translate it sentence by sentence, never cut.",
 )
+@click.option(
+    "--prefix",
+    metavar="TEXT|@FILE",
+    help="Every output starts with TEXT; with @FILE (or a file's path), output N starts with "
+    "line N of FILE (an empty line: no prefix).",
+)
+@click.option(
+    "--constraints",
+    metavar="TERMS|@FILE",
+    multiple=True,
+    help="Target phrases every output must contain (TAB-separated; repeat the flag for more); "
+    "with @FILE, line N holds those of input line N. Needs a beam over the number of phrases.",
+)
+@click.option(
+    "--alignments",
+    is_flag=True,
+    help="Append each output's word alignment, 'TRANSLATION ||| 0-0 1-2 ...' (Pharaoh: source "
+    "word i - target word j; a CJK character is a word).",
+)
 @user_errors
-def translate(run_dir: str, scores: bool, document: bool, **flags: Any) -> None:
+def translate(
+    run_dir: str,
+    scores: bool,
+    document: bool,
+    prefix: str | None,
+    constraints: tuple[str, ...],
+    alignments: bool,
+    **flags: Any,
+) -> None:
     """Translate standard input, one sentence per line, to standard output.
 
     One output line per input line; an empty line gives an empty line. Sources longer than the
     model's limit are truncated with a warning on stderr; with --document each line is a
     paragraph, split into sentences (and a sentence over the limit at clauses) and joined back.
     With --n-best K > 1 each input line gives K lines "INDEX ||| TRANSLATION ||| SCORE" (INDEX
-    counts input lines from 0).
+    counts input lines from 0), and " ||| ALIGNMENT" after them with --alignments. See
+    docs/output-control.md for --prefix, --constraints and --alignments.
 
     \b
     Examples:
@@ -151,7 +187,10 @@ def translate(run_dir: str, scores: bool, document: bool, **flags: Any) -> None:
       transformer-mt translate runs/quickstart --sample --top-p 0.9 --seed 7 < input.en
       transformer-mt translate runs/quickstart --dtype int8 --max-tokens 4096 < input.en
       transformer-mt translate runs/quickstart --document < article.en > article.zh
+      transformer-mt translate runs/quickstart --prefix 我们 --constraints 绿茶 < input.en
+      transformer-mt translate runs/quickstart --constraints @terms.tsv --alignments < input.en
     """
+    from transformer_mt.decoding.controls import ControlError
     from transformer_mt.decoding.translator import Translator
     from transformer_mt.runtime import configure_cpu
 
@@ -159,6 +198,12 @@ def translate(run_dir: str, scores: bool, document: bool, **flags: Any) -> None:
     options = options_from_flags(flags)
     if document and (options.n_best > 1 or scores):
         raise UserError("--document gives one translation per paragraph: no --n-best or --scores")
+    prefixes = read_values("--prefix", (prefix,) if prefix is not None else ())
+    terms = read_values("--constraints", constraints)
+    if document and (prefixes or terms or alignments):
+        raise UserError(
+            "--document translates sentence by sentence: no --prefix, --constraints or --alignments"
+        )
     translator = Translator.load(
         run_dir, device=flags["device"], weights=flags["weights"], dtype=flags["dtype"]
     )
@@ -175,7 +220,16 @@ def translate(run_dir: str, scores: bool, document: bool, **flags: Any) -> None:
             out.flush()
             continue
         try:
-            results = translator.translate_detailed(lines, options)
+            results = translator.translate_detailed(
+                lines,
+                options,
+                prefixes=prefixes_for(prefixes, first, len(lines)),
+                constraints=constraints_for(terms, first, len(lines)),
+                alignments=alignments,
+            )
+        except ControlError as error:
+            where = "" if error.sentence is None else f"line {first + error.sentence + 1}: "
+            raise UserError(where + error.problem) from None
         except ValueError as error:
             raise UserError(str(error)) from None
         for index, result in enumerate(results, start=first):
@@ -185,9 +239,14 @@ def translate(run_dir: str, scores: bool, document: bool, **flags: Any) -> None:
                     f"{translator.max_source_tokens - 1} tokens; truncated",
                     err=True,
                 )
-            _write_result(out, index, result, n_best=options.n_best, scores=scores)
+            _write_result(
+                out, index, result, n_best=options.n_best, scores=scores, aligned=alignments
+            )
         out.flush()
         first += len(lines)
+    for given in (prefixes, terms):
+        if given is not None:
+            given.check_used(first)
     out.flush()
     out.detach()
 

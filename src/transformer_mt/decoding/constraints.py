@@ -112,20 +112,19 @@ class SentenceConstraints:
         }
 
     def needed(self, progress: Progress) -> int:
-        """Tokens still needed to write every unmet term: each from its start, but the one
-        with the longest match (fewest tokens left) continued."""
-        unmet = [
-            (len(m.term.tokens), len(m.term.continuations[done]))
+        """Tokens that write every unmet term from its start. While the output limit leaves
+        more, any token is safe (no token can raise this); from there on the search writes
+        :meth:`urgent_tokens` only, which complete the terms within this many."""
+        return sum(
+            len(m.term.tokens)
             for m, done in zip(self.matchers, progress, strict=True)
             if done < m.length
-        ]
-        if not unmet:
-            return 0
-        return sum(whole for whole, _ in unmet) - max(whole - left for whole, left in unmet)
+        )
 
     def urgent_tokens(self, progress: Progress) -> set[int]:
         """The tokens allowed when the output limit leaves just :meth:`needed` tokens: the
-        continuation of the best partial match, else the start of any unmet term."""
+        continuation of the longest partial match (in tokens saved), else the start of any
+        unmet term."""
         unmet = [
             (len(m.term.tokens) - len(m.term.continuations[done]), m.term.continuations[done][0])
             for m, done in zip(self.matchers, progress, strict=True)

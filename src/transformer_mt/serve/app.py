@@ -14,6 +14,7 @@ import itertools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
@@ -23,8 +24,10 @@ from fastapi.staticfiles import StaticFiles
 
 from transformer_mt import __version__
 from transformer_mt.config.decoding import DecodingOptions, OptionError
+from transformer_mt.decoding.alignment import pharaoh
+from transformer_mt.decoding.controls import ControlError
 from transformer_mt.decoding.documents import join_paragraphs, split_paragraphs
-from transformer_mt.decoding.translator import Translation, Translator
+from transformer_mt.decoding.translator import Candidate, Translation, Translator
 from transformer_mt.serve.batcher import MicroBatcher, ModelWorker
 from transformer_mt.serve.errors import ApiError, InternalErrors, add_error_handlers
 from transformer_mt.serve.explain import Explainer
@@ -69,8 +72,8 @@ def create_app(
     """
     limits = limits or Limits()
     worker = ModelWorker()
-    batcher: MicroBatcher[DecodingOptions, Translation] = MicroBatcher(
-        lambda sentences, options: translator.translate_detailed(sentences, options),
+    batcher: MicroBatcher[DecodeJob, Translation] = MicroBatcher(
+        lambda sentences, job: job.run(translator, sentences),
         worker,
         max_wait_s=max_wait_s,
         max_batch_sentences=max_batch_sentences,
@@ -129,12 +132,20 @@ def create_app(
         check_sentences(request.sentences, limits)
         options = decoding_options(request, limits)
         if not request.document:
-            results = await batcher.submit(request.sentences, options, mergeable=not options.sample)
-            return translate_response(results)
+            job = decode_job(request, options, translator, limits)
+            mergeable = not (options.sample or request.controlled)
+            results = await batcher.submit(request.sentences, job, mergeable=mergeable)
+            return translate_response(results, aligned=request.alignments)
         if options.n_best > 1:
             raise ApiError(422, "invalid_options", "document gives one translation a paragraph")
+        if request.controlled or request.alignments:
+            message = (
+                "document translates sentence by sentence: no prefixes, constraints or alignments"
+            )
+            raise ApiError(422, "invalid_options", message)
         segments = split_paragraphs(request.sentences, translator.fits)
-        results = await batcher.submit(segments.pieces, options, mergeable=not options.sample)
+        job = DecodeJob(options)
+        results = await batcher.submit(segments.pieces, job, mergeable=not options.sample)
         return document_response(results, segments.counts)
 
     @app.post("/explain", responses=_ERRORS)
@@ -164,6 +175,46 @@ def decoding_options(request: TranslateRequest, limits: Limits) -> DecodingOptio
     return options
 
 
+@dataclass(frozen=True)
+class DecodeJob:
+    """What the batcher decodes a request with: its options and output controls (hashable:
+    requests with equal jobs and no controls are decoded together)."""
+
+    options: DecodingOptions
+    prefixes: tuple[str | None, ...] | None = None
+    constraints: tuple[tuple[str, ...], ...] | None = None
+    alignments: bool = False
+
+    def run(self, translator: Translator, sentences: list[str]) -> list[Translation]:
+        return translator.translate_detailed(
+            sentences,
+            self.options,
+            prefixes=self.prefixes,
+            constraints=self.constraints,
+            alignments=self.alignments,
+        )
+
+
+def decode_job(
+    request: TranslateRequest, options: DecodingOptions, translator: Translator, limits: Limits
+) -> DecodeJob:
+    """The request's job; prefixes and constraints the search cannot honour are a 422."""
+    prefixes = None if request.prefixes is None else tuple(request.prefixes)
+    constraints = None
+    if request.constraints is not None:
+        constraints = tuple(tuple(phrases) for phrases in request.constraints)
+    for index, prefix in enumerate(prefixes or ()):
+        check_text(prefix or "", limits, f"prefixes[{index}]")
+    for index, phrases in enumerate(constraints or ()):
+        for phrase in phrases:
+            check_text(phrase, limits, f"constraints[{index}]")
+    try:
+        translator.output_controls(request.sentences, options, prefixes, constraints)
+    except ControlError as error:
+        raise ApiError(422, "invalid_controls", str(error)) from None
+    return DecodeJob(options, prefixes, constraints, request.alignments)
+
+
 def document_response(results: list[Translation], counts: list[int]) -> TranslateResponse:
     """One answer per paragraph from its sentences' results (``counts`` sentences each)."""
     texts = join_paragraphs([result.text for result in results], counts)
@@ -179,15 +230,22 @@ def document_response(results: list[Translation], counts: list[int]) -> Translat
     )
 
 
-def _candidate(candidate: Any) -> CandidateOut:
-    return CandidateOut(text=candidate.text, score=candidate.score, log_prob=candidate.log_prob)
+def _candidate(candidate: Candidate) -> CandidateOut:
+    alignment = None if candidate.alignment is None else list(candidate.alignment)
+    return CandidateOut(
+        text=candidate.text,
+        score=candidate.score,
+        log_prob=candidate.log_prob,
+        alignment=alignment,
+    )
 
 
-def translate_response(results: list[Translation]) -> TranslateResponse:
+def translate_response(results: list[Translation], *, aligned: bool = False) -> TranslateResponse:
     best = [result.candidates[0] if result.candidates else None for result in results]
     return TranslateResponse(
         translations=[result.text for result in results],
         scores=[candidate.score if candidate else None for candidate in best],
         truncated=[result.truncated for result in results],
         candidates=[[_candidate(c) for c in r.candidates] for r in results],
+        alignments=[pharaoh(c.alignment or ()) if c else "" for c in best] if aligned else None,
     )

@@ -29,6 +29,7 @@ SERVED_OPTIONS = (
     "no_repeat_ngram_size",
     "repetition_penalty",
     "no_repeat_chunk_size",
+    "allow_unseen_doubles",
 )
 
 
@@ -70,6 +71,28 @@ class TranslateRequest(DecodingRequest):  # type: ignore[misc,valid-type]  # bui
         ),
     )
 
+    prefixes: list[str | None] | None = Field(
+        None,
+        description="Per sentence, text its translation must start with (null: none).",
+        examples=[["我非常", None]],
+    )
+    constraints: list[list[str]] | None = Field(
+        None,
+        description="Per sentence, target phrases its translation must contain (lexically "
+        "constrained beam search; beam_size must exceed the number of phrases).",
+        examples=[[["绿茶"], []]],
+    )
+    alignments: bool = Field(
+        False,
+        description="Return each candidate's word alignment: [source word, target word] pairs "
+        "(0-based; source words are whitespace tokens, a CJK character is a target word).",
+    )
+
+    @property
+    def controlled(self) -> bool:
+        """Whether the request forces prefixes or phrases (decoded alone, not merged)."""
+        return self.prefixes is not None or self.constraints is not None
+
     def decoding_options(self) -> DecodingOptions:
         """The request's options as :class:`DecodingOptions` (raises ``OptionError``)."""
         return DecodingOptions(**{name: getattr(self, name) for name in SERVED_OPTIONS})
@@ -79,6 +102,9 @@ class CandidateOut(BaseModel):
     text: str
     score: float = Field(description="Ranking score (length-normalised for beam search).")
     log_prob: float = Field(description="Total log-probability of the output tokens.")
+    alignment: list[tuple[int, int]] | None = Field(
+        None, description="With alignments: [source word, target word] pairs, 0-based."
+    )
 
 
 class TranslateResponse(BaseModel):
@@ -88,6 +114,11 @@ class TranslateResponse(BaseModel):
         description="The sentence was longer than the model's maximum length and was cut to it."
     )
     candidates: list[list[CandidateOut]] = Field(description="n_best candidates per sentence.")
+    alignments: list[str] | None = Field(
+        None,
+        description="With alignments: each best translation's alignment in Pharaoh format "
+        "('0-0 1-2': source word 0 with target word 0, ...), as fast_align and Marian print it.",
+    )
 
 
 class ExplainRequest(BaseModel):
