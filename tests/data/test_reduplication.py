@@ -3,6 +3,7 @@
 from collections import Counter
 
 import pytest
+from tests.data.test_tokenizer import tiny_corpus
 
 from transformer_mt.data.reduplication import (
     DOUBLES_FILE,
@@ -11,6 +12,8 @@ from transformer_mt.data.reduplication import (
     read_doubles,
     write_doubles,
 )
+from transformer_mt.data.tokenizer import Tokenizer
+from transformer_mt.errors import DataError
 
 
 def test_counts_cjk_doubles_only() -> None:
@@ -36,5 +39,14 @@ def test_missing_file_reads_as_none(tmp_path) -> None:
 
 def test_malformed_line_names_file_and_line(tmp_path) -> None:
     (tmp_path / DOUBLES_FILE).write_text("妈\t5\n天天\t3\n", encoding="utf-8")
-    with pytest.raises(ValueError, match=rf"{DOUBLES_FILE}:2: expected"):
+    with pytest.raises(DataError, match=rf"{DOUBLES_FILE}:2: expected"):
         read_doubles(tmp_path)
+
+
+def test_a_trained_tokenizer_records_its_targets_doubles(tmp_path) -> None:
+    pairs = [*tiny_corpus(), ("Mum walks slowly.", "妈妈慢慢走。"), ("Hi mum.", "妈妈好。")]
+    trained = Tokenizer.train(pairs, tmp_path, vocab_size=320)
+    assert trained.target_doubles == frozenset("妈慢")
+    assert Tokenizer.load(tmp_path).target_doubles == frozenset("妈慢")
+    (tmp_path / DOUBLES_FILE).unlink()  # a run trained before doubles were recorded
+    assert Tokenizer.load(tmp_path).target_doubles is None

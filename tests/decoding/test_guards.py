@@ -15,6 +15,7 @@ import torch
 
 from transformer_mt.config.decoding import DecodingOptions, OptionError
 from transformer_mt.decoding import BeamSearch, GreedySearch, SamplingSearch
+from transformer_mt.decoding.doubles import DoubleTable
 from transformer_mt.decoding.guards import RepetitionGuard
 from transformer_mt.decoding.translator import make_strategy
 from transformer_mt.model import TransformerConfig
@@ -52,6 +53,16 @@ def test_no_repeat_chunk_blocks_only_an_immediate_repeat() -> None:
     assert blocked(chunks, *histories) == [[B], [C], [C], []]
     assert blocked(chunks, [B, E, C, A]) == [[]]
     assert blocked(RepetitionGuard(no_repeat_chunk_size=2), [A, B, C, A, B]) == [[]]
+
+
+def test_no_unseen_doubles_blocks_only_with_a_table() -> None:
+    # Token texts: A "水", B "喝水", C "妈"; the training data doubles 妈 only.
+    table = DoubleTable.build([None, None, None, None, "水", "喝水", "妈"], frozenset("妈"))
+    guard = RepetitionGuard(no_unseen_doubles=True, doubles=table)
+    assert guard.blocking
+    assert blocked(guard, [B], [A], [C], [E]) == [[A], [A], [], []]
+    assert not RepetitionGuard(no_unseen_doubles=True).blocking  # no table: off
+    assert blocked(RepetitionGuard(doubles=table), [B]) == [[]]  # allowed by the options
 
 
 def test_the_penalty_scales_seen_tokens_log_probs_and_nothing_else() -> None:
@@ -146,7 +157,8 @@ def test_sampling_respects_the_run_cap() -> None:
 
 def test_decoding_options_choose_the_guard_for_every_strategy() -> None:
     options = DecodingOptions(max_token_repeat=2, no_repeat_ngram_size=3, repetition_penalty=1.2)
-    expected = RepetitionGuard(2, 3, 1.2, 4)  # no_repeat_chunk_size keeps its default
+    # no_repeat_chunk_size and no_unseen_doubles keep their defaults
+    expected = RepetitionGuard(2, 3, 1.2, 4, True)
     for strategy in ("beam", "greedy", "sample"):
         changes = {"beam": {}, "greedy": {"beam_size": 1}, "sample": {"sample": True}}[strategy]
         assert make_strategy(options.replace(**changes)).guard == expected  # type: ignore[attr-defined]

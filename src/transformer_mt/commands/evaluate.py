@@ -13,7 +13,7 @@ from transformer_mt.data.readers import read_text_lines
 from transformer_mt.decoding.translator import Translator
 from transformer_mt.errors import UserError
 from transformer_mt.evaluation.metrics import Scores, corpus_scores
-from transformer_mt.evaluation.repetition import stutter_rate
+from transformer_mt.evaluation.repetition import repetition_measures
 from transformer_mt.runtime import configure_cpu
 
 
@@ -68,14 +68,19 @@ def evaluate_run(
     hypotheses = translator.translate(sources, options, progress=True)
     scores = corpus_scores(hypotheses, references)
     cjk = scores.tokenizer == "zh"
-    stutter = {
-        "stutter": stutter_rate(hypotheses, cjk=cjk),
-        "reference_stutter": stutter_rate(references, cjk=cjk),
-    }
+    stutter = repetition_measures(
+        hypotheses, references, cjk=cjk, doubles=translator.tokenizer.target_doubles
+    )
     report(
         f"stutter: {stutter['stutter']:.1%} of the outputs repeat themselves "
         f"(references: {stutter['reference_stutter']:.1%})"
     )
+    if "unseen_doubles" in stutter:
+        unseen, in_references = stutter["unseen_doubles"], stutter["reference_unseen_doubles"]
+        report(
+            f"unseen doubles: {unseen:.1%} of the outputs double a character the training "
+            f"data never doubles (references: {in_references:.1%})"
+        )
     name = files[0].name if files else split
     if output is not None:
         output.write_text("".join(h + "\n" for h in hypotheses), encoding="utf-8")

@@ -46,7 +46,7 @@ class DecodingOptions:
     from the model's distribution instead (filtered by ``temperature``, ``top_k``, ``top_p``;
     reproducible with ``seed``). Every strategy applies the repetition guards
     (``max_token_repeat``, ``no_repeat_ngram_size``, ``repetition_penalty``,
-    ``no_repeat_chunk_size``; see
+    ``no_repeat_chunk_size``, and no unseen doubles unless ``allow_unseen_doubles``; see
     :mod:`transformer_mt.decoding.guards`). Outputs stop at ``</s>`` or after
     ``max_length_ratio * source_tokens + max_length_offset`` tokens.
     """
@@ -63,6 +63,9 @@ class DecodingOptions:
     no_repeat_ngram_size: int = _option(0, "No n-gram of this size twice in an output; 0 = off.")
     repetition_penalty: float = _option(1.0, "Seen tokens' log-probs x this (>1 avoids); 1 = off.")
     no_repeat_chunk_size: int = _option(4, "No chunk of 1..N tokens twice in a row; 0 = off.")
+    allow_unseen_doubles: bool = _option(
+        False, "Let outputs double a character the training data never doubles (喝水水)."
+    )
     max_length_ratio: float = _option(2.0, "Output limit = ratio x source tokens + offset.")
     max_length_offset: int = _option(10, "Output limit = ratio x source tokens + offset.")
     batch_size: int = _option(64, "Sentences decoded together.")
@@ -127,6 +130,7 @@ NO_GUARDS: dict[str, Any] = {
     "no_repeat_ngram_size": 0,
     "repetition_penalty": 1.0,
     "no_repeat_chunk_size": 0,
+    "allow_unseen_doubles": True,
 }
 
 FIELDS: dict[str, dataclasses.Field[Any]] = {f.name: f for f in dataclasses.fields(DecodingOptions)}

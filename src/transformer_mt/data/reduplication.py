@@ -19,6 +19,8 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
+from transformer_mt.errors import DataError
+
 DOUBLES_FILE = "target-doubles.tsv"  # in the tokenizer directory: character<TAB>count lines
 
 # A CJK ideograph (unified, extension A, compatibility) written twice in a row.
@@ -56,12 +58,12 @@ def read_doubles(directory: Path) -> frozenset[str] | None:
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError) as error:
-        raise ValueError(f"{path}: not a readable doubles file ({error})") from None
+        raise DataError(path, None, f"not a readable doubles file ({error})") from None
     chars = []
     for number, line in enumerate(text.splitlines(), start=1):
         char, _, count = line.partition("\t")
         if len(char) != 1 or not count.isdigit():
-            raise ValueError(f"{path}:{number}: expected 'character<TAB>count', got {line!r}")
+            raise DataError(path, number, f"expected 'character<TAB>count', got {line!r}")
         chars.append(char)
     return frozenset(chars)
 

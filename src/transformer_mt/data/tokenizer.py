@@ -28,6 +28,7 @@ import sentencepiece as spm
 from transformer_mt.data.normalization import punctuation_keeping_normalizer
 from transformer_mt.data.pairs import SentencePair
 from transformer_mt.data.readers import Report
+from transformer_mt.data.reduplication import doubled_characters, read_doubles, write_doubles
 from transformer_mt.errors import DataError, UserError
 
 PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
@@ -58,10 +59,14 @@ class Tokenizer:
         target_model: spm.SentencePieceProcessor,
         *,
         joint: bool,
+        target_doubles: frozenset[str] | None = None,
     ) -> None:
         self._source = source_model
         self._target = target_model
         self.joint = joint
+        # CJK characters the training targets double (妈妈); None: not recorded (see
+        # transformer_mt.data.reduplication)
+        self.target_doubles = target_doubles
 
     @classmethod
     def train(
@@ -120,8 +125,13 @@ class Tokenizer:
             }
         for file_name, model in models.items():
             (out_dir / file_name).write_bytes(model)
+        doubles = doubled_characters(targets)
+        write_doubles(out_dir, doubles)
         tokenizer = cls(
-            _processor(models[source_file]), _processor(models[target_file]), joint=joint
+            _processor(models[source_file]),
+            _processor(models[target_file]),
+            joint=joint,
+            target_doubles=frozenset(doubles),
         )
         tokenizer._write_manifest(out_dir, source_file, target_file, model_type)
         return tokenizer
@@ -148,7 +158,12 @@ class Tokenizer:
             processor = read_processor(model_path)
             _check_model(processor, model_path, manifest[f"{side}_vocab_size"])
             processors.append(processor)
-        return cls(processors[0], processors[1], joint=bool(manifest["joint"]))
+        return cls(
+            processors[0],
+            processors[1],
+            joint=bool(manifest["joint"]),
+            target_doubles=read_doubles(directory),
+        )
 
     @property
     def source_vocab_size(self) -> int:

@@ -12,6 +12,9 @@ log-probabilities ``(A, V)`` given each row's tokens so far ``(A, L)``:
   ("奶奶", "慢慢": reduplication), and unlike the n-gram rule a phrase may come back later in
   the sentence. Single tokens need ``piece_chars`` (characters per token, from the tokenizer;
   the ``Translator`` supplies it);
+- ``no_unseen_doubles``: no CJK character may be doubled ("喝水水", "帐帐单") unless the training
+  targets double it (妈妈, 慢慢, 天天); needs ``doubles``, the tokenizer's table
+  (:mod:`.doubles`; the ``Translator`` supplies it), and is off without one;
 - ``repetition_penalty = p``: the log-probability of every token already in the output is
   multiplied by ``p`` (> 1 discourages repeats; log-probabilities are negative).
 
@@ -30,6 +33,7 @@ from dataclasses import dataclass, field
 import torch
 
 from transformer_mt.config.decoding import DecodingOptions
+from transformer_mt.decoding.doubles import DoubleTable
 
 BlockObserver = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], None]
 
@@ -42,28 +46,42 @@ class RepetitionGuard:
     no_repeat_ngram_size: int = 0  # 0 = off
     repetition_penalty: float = 1.0  # 1 = off
     no_repeat_chunk_size: int = 0  # 0 = off
+    no_unseen_doubles: bool = False
     # Characters each target token spells (V,), for single-token chunks; None: not counted.
     piece_chars: torch.Tensor | None = field(default=None, compare=False, repr=False)
+    # The tokens that would double a character unseen, for no_unseen_doubles; None: off.
+    doubles: DoubleTable | None = field(default=None, compare=False, repr=False)
     # Observer (explain's traces): called each step with the log-probs before blocking (A, V),
     # the block mask (A, V) and the tokens so far (A, L).
     on_block: BlockObserver | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_options(
-        cls, options: DecodingOptions, piece_chars: torch.Tensor | None = None
+        cls,
+        options: DecodingOptions,
+        piece_chars: torch.Tensor | None = None,
+        doubles: DoubleTable | None = None,
     ) -> RepetitionGuard:
         return cls(
-            options.max_token_repeat,
-            options.no_repeat_ngram_size,
-            options.repetition_penalty,
-            options.no_repeat_chunk_size,
-            piece_chars,
+            max_token_repeat=options.max_token_repeat,
+            no_repeat_ngram_size=options.no_repeat_ngram_size,
+            repetition_penalty=options.repetition_penalty,
+            no_repeat_chunk_size=options.no_repeat_chunk_size,
+            no_unseen_doubles=not options.allow_unseen_doubles,
+            piece_chars=piece_chars,
+            doubles=doubles,
         )
 
     @property
     def active(self) -> bool:
-        blocking = self.max_token_repeat or self.no_repeat_ngram_size or self.no_repeat_chunk_size
-        return bool(blocking) or self.repetition_penalty != 1.0
+        return self.blocking or self.repetition_penalty != 1.0
+
+    @property
+    def blocking(self) -> bool:
+        """Whether a guard that forbids tokens is on."""
+        doubles = self.no_unseen_doubles and self.doubles is not None
+        repeats = self.max_token_repeat or self.no_repeat_ngram_size or self.no_repeat_chunk_size
+        return bool(repeats) or doubles
 
     def blocked(self, history: torch.Tensor, vocab: int) -> torch.Tensor:
         """Tokens the blocking guards forbid next: history ``(A, L)`` -> mask ``(A, V)``."""
@@ -74,6 +92,8 @@ class RepetitionGuard:
             _block_repeated_ngrams(mask, history, self.no_repeat_ngram_size)
         if self.no_repeat_chunk_size:
             _block_repeated_chunks(mask, history, self.no_repeat_chunk_size, self.piece_chars)
+        if self.no_unseen_doubles and self.doubles is not None:
+            self.doubles.block(mask, history)
         return mask  # (A, V)
 
     def apply(
@@ -87,7 +107,7 @@ class RepetitionGuard:
         if self.repetition_penalty != 1.0 and history.shape[1]:
             seen = log_probs.gather(1, history)  # (A, L)
             log_probs.scatter_(1, history, seen * self.repetition_penalty)
-        if self.max_token_repeat or self.no_repeat_ngram_size or self.no_repeat_chunk_size:
+        if self.blocking:
             mask = self.blocked(history, log_probs.shape[1])  # (A, V)
             if exempt is not None:
                 mask &= ~exempt

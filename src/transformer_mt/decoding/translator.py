@@ -30,6 +30,7 @@ from transformer_mt.decoding.controls import (
     encode_controls,
 )
 from transformer_mt.decoding.documents import join_paragraphs, split_paragraphs
+from transformer_mt.decoding.doubles import DoubleTable, double_table
 from transformer_mt.decoding.guards import RepetitionGuard
 from transformer_mt.decoding.hypothesis import Hypothesis
 from transformer_mt.decoding.search import GreedySearch, SamplingSearch, SearchStrategy
@@ -167,7 +168,9 @@ class Translator:
         options = (options or DecodingOptions()).replace(**overrides)
         controls = self.output_controls(sentences, options, prefixes, constraints)
         aligner = self.aligner if alignments else None
-        strategy = make_strategy(options, self.piece_characters, controlled=controls is not None)
+        strategy = make_strategy(
+            options, self.piece_characters, self.double_table, controlled=controls is not None
+        )
         results = self.search(sentences, strategy, options, progress=progress, controls=controls)
         return results if aligner is None else self._aligned(results, aligner)
 
@@ -241,6 +244,11 @@ class Translator:
     def piece_characters(self) -> torch.Tensor:
         """Characters each target token spells ``(V,)`` (for the repetition guard)."""
         return torch.tensor(self.tokenizer.target_piece_characters())
+
+    @functools.cached_property
+    def double_table(self) -> DoubleTable | None:
+        """The tokens that would double a character unseen (for the repetition guard)."""
+        return double_table(self.tokenizer)
 
     def search(
         self,
@@ -366,13 +374,15 @@ def length_sorted_batches(
 def make_strategy(
     options: DecodingOptions,
     piece_characters: torch.Tensor | None = None,
+    doubles: DoubleTable | None = None,
     *,
     controlled: bool = False,
 ) -> SearchStrategy:
     """The search a set of decoding options asks for (``piece_characters``: characters each
-    target token spells, for ``no_repeat_chunk_size``); ``controlled``: one that takes output
-    controls (prefixes, constraints) in its ``search``."""
-    guard = RepetitionGuard.from_options(options, piece_characters)
+    target token spells, for ``no_repeat_chunk_size``; ``doubles``: the tokenizer's
+    :class:`DoubleTable`, for unseen doubles); ``controlled``: one that takes output controls
+    (prefixes, constraints) in its ``search``."""
+    guard = RepetitionGuard.from_options(options, piece_characters, doubles)
     if options.strategy == "sample":
         return SamplingSearch(
             temperature=options.temperature,

@@ -281,7 +281,9 @@ def _observed(
 
 def default_guard(translator: Translator) -> RepetitionGuard:
     """The repetition guard ``translate`` applies by default, on this translator's tokens."""
-    return RepetitionGuard.from_options(DecodingOptions(), translator.piece_characters)
+    return RepetitionGuard.from_options(
+        DecodingOptions(), translator.piece_characters, translator.double_table
+    )
 
 
 def _limits(translator: Translator, src: torch.Tensor, max_length: int | None) -> torch.Tensor:
