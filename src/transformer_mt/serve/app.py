@@ -227,6 +227,7 @@ def document_response(results: list[Translation], counts: list[int]) -> Translat
             [_candidate(r.candidates[0]) for r in results[start : start + count] if r.candidates]
             for start, count in zip(starts, counts, strict=False)
         ],
+        alignments=None,
     )
 
 
