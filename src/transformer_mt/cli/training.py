@@ -30,9 +30,20 @@ def _stderr(message: str) -> None:
     type=click.Path(file_okay=False),
     help="Continue the run in this directory from its latest checkpoint.",
 )
+@click.option(
+    "--init-from",
+    "init_from",
+    type=click.Path(file_okay=False),
+    help="Fine-tune: start from this run's (or an imported model's) weights and tokenizer, "
+    "with a fresh optimizer and schedule (same as --set training.init_from=RUN_DIR).",
+)
 @user_errors
 def train(
-    config: str | None, overrides: tuple[str, ...], overwrite: bool, resume_dir: str | None
+    config: str | None,
+    overrides: tuple[str, ...],
+    overwrite: bool,
+    resume_dir: str | None,
+    init_from: str | None,
 ) -> None:
     """Train a model as described by a YAML CONFIG (a path or a preset name).
 
@@ -40,21 +51,30 @@ def train(
     Examples:
       transformer-mt train quickstart --set training.max_minutes=5 --set run_dir=runs/five
       transformer-mt train --resume runs/five --set training.max_minutes=10
+      transformer-mt train bible.yaml --init-from runs/quickstart   # fine-tune
       torchrun --nproc-per-node 2 -m transformer_mt train quickstart   # 2 workers
     """
+    from transformer_mt.commands.finetune import model_keys
     from transformer_mt.commands.train import train as run_training
     from transformer_mt.config.loading import load_config
     from transformer_mt.training.resume import resume_config
 
     if resume_dir is not None:
-        if overwrite:
-            raise UserError("--resume and --overwrite exclude each other")
+        if overwrite or init_from:
+            raise UserError("--resume excludes --overwrite and --init-from")
         experiment = resume_config(resume_dir, config, overrides)
         run_training(experiment, resume=True, report=_stderr)
         return
     if config is None:
         raise UserError("give a CONFIG (a YAML file or a preset name) or --resume RUN_DIR")
-    run_training(load_config(config, overrides), overwrite=overwrite, report=_stderr)
+    if init_from is not None:
+        overrides = (*overrides, f"training.init_from={init_from}")
+    run_training(
+        load_config(config, overrides),
+        overwrite=overwrite,
+        report=_stderr,
+        model_keys=model_keys(config, overrides),
+    )
 
 
 @click.command()

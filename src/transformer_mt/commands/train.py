@@ -21,6 +21,7 @@ import torch
 
 from transformer_mt.artifacts.rundir import RunDir
 from transformer_mt.artifacts.weights import remove_stale_temporaries
+from transformer_mt.commands import finetune
 from transformer_mt.commands.prepare import prepared_store
 from transformer_mt.config import (
     DecodingOptions,
@@ -30,7 +31,7 @@ from transformer_mt.config import (
     with_absolute_paths,
 )
 from transformer_mt.data.corpus import load_splits
-from transformer_mt.data.pairs import Splits
+from transformer_mt.data.pairs import SentencePair, Splits
 from transformer_mt.data.store import TokenStore
 from transformer_mt.data.tokenizer import Tokenizer
 from transformer_mt.decoding.translator import Translator
@@ -92,8 +93,13 @@ def train(
     overwrite: bool = False,
     resume: bool = False,
     report: Report = print,
+    model_keys: set[str] | None = None,
 ) -> TrainState:
     """Prepare data and tokenizer, train the model, and leave everything in ``config.run_dir``.
+
+    With ``training.init_from`` (fine-tuning, :mod:`.finetune`) the architecture, tokenizer and
+    weights are that run's; ``model_keys``, the model fields the user's config sets, must then
+    agree with its architecture.
 
     With ``resume``, continue the run in ``config.run_dir`` from its latest checkpoint: the
     tokenizer is reused and the model and data must match the run's; training settings (step and
@@ -101,6 +107,8 @@ def train(
     worker of a data-parallel run; rank 0 writes the run directory.
     """
     config = with_absolute_paths(config)
+    if config.training.init_from is not None and not resume:
+        config = finetune.inherit(config, model_keys or set())
     training = config.training
     configure_cpu(training.threads or threads_per_worker())
     device = resolve_device(training.device)
@@ -151,15 +159,30 @@ def _train(
                 f"{store.path}: the token store's tokenizer is not the run's; re-run "
                 "`transformer-mt prepare` with the run's config (data.store may point elsewhere)"
             )
-        train_data, valid_data = StoreCorpus(store, "train"), StoreCorpus(store, "valid")
-        model_config = architecture_config(
-            config.model, tokenizer.source_vocab_size, tokenizer.target_vocab_size, tokenizer.joint
+        special = (tokenizer.pad_id, tokenizer.bos_id, tokenizer.eos_id)
+        train_data = StoreCorpus(store, "train", special)
+        valid_data = StoreCorpus(store, "valid", special)
+        model_config = (
+            finetune.parent_architecture(config)
+            if config.training.init_from is not None
+            else architecture_config(
+                config.model,
+                tokenizer.source_vocab_size,
+                tokenizer.target_vocab_size,
+                tokenizer.joint,
+            )
         )
         if resume:
             check_model_matches(run, model_config)
         elif workers.is_main:
             run.write_model_config(model_config)
-        model = build_model(model_config)
+        if config.training.init_from is not None and not resume:
+            finetune.report_fallback(store, tokenizer, report)
+            model = finetune.parent_model(config, tokenizer, report)
+        else:
+            model = build_model(model_config)
+        finetune.freeze(model, config.training.freeze, report)
+        extra_valid = finetune.extra_validation(config, report)
     if workers.rank > 0:  # a dropout stream of its own for each worker
         torch.manual_seed(training.seed + 7919 * workers.rank)
     report(
@@ -174,6 +197,7 @@ def _train(
         training,
         run=run,
         bleu=validation_bleu(model, tokenizer, device, config.evaluation),
+        extra_scores=extra_scores(model, tokenizer, device, config.evaluation, extra_valid),
         valid_pairs=valid_pairs,
         device=device,
         report=report,
@@ -281,6 +305,29 @@ def validation_bleu(
         return scores.bleu, scores.chrf
 
     return score
+
+
+def extra_scores(
+    model: Model,
+    tokenizer: Tokenizer,
+    device: torch.device,
+    evaluation: DecodingOptions,
+    sets: dict[str, list[SentencePair]],
+) -> Callable[[], dict[str, float]] | None:
+    """BLEU and chrF on ``data.extra_valid``'s sets as ``valid_bleu/NAME``, ``valid_chrf/NAME``
+    (checked with the validation BLEU; e.g. the old domain while fine-tuning)."""
+    if not sets:
+        return None
+    score = validation_bleu(model, tokenizer, device, evaluation)
+
+    def scores() -> dict[str, float]:
+        record = {}
+        for name, pairs in sets.items():
+            bleu, chrf = score([s for s, _ in pairs], [t for _, t in pairs])
+            record[f"valid_bleu/{name}"], record[f"valid_chrf/{name}"] = bleu, chrf
+        return record
+
+    return scores
 
 
 def write_summary(run: RunDir, state: TrainState, best_metric: str) -> None:

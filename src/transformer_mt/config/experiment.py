@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from transformer_mt.config.decoding import DecodingOptions
+from transformer_mt.config.finetuning import check_extra_valid, check_freeze, check_tokenizer_spec
 from transformer_mt.data.cleaning import DEFAULT_FILTERS, FILTERS
 from transformer_mt.data.tokenizer import BOS_ID, EOS_ID, PAD_ID
 from transformer_mt.errors import ConfigError
@@ -54,8 +55,16 @@ class DataConfig:
     max_ratio: float = 9.0  # "ratio": drop pairs with one side this many times longer (tokens)
     languages: list[str] | None = None  # "language": [source, target] py3langid codes
     tokenizer_sample: int = 1_000_000  # training pairs sampled to train the tokenizer on
+    # Reuse a tokenizer instead of training one: a run directory, its tokenizer/ folder, or
+    # SentencePiece model file(s) (one joint .model, or [source.model, target.model]).
+    tokenizer: list[str] | str | None = None
+    # More validation sets scored at each BLEU check as valid_bleu/NAME (while fine-tuning: the
+    # old domain, to see forgetting). NAME: a TSV path, [source, target] or a built-in dataset.
+    extra_valid: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
+        check_tokenizer_spec(self.tokenizer)
+        check_extra_valid(self.extra_valid)
         if self.dataset is None and self.train is None:
             raise ConfigError("data: set either data.dataset (built-in) or data.train (your files)")
         if self.dataset is not None and self.train is not None:
@@ -162,9 +171,14 @@ class TrainingConfig:
     best_metric: str = "valid_bleu"  # model.safetensors = best by: valid_bleu | valid_loss
     patience: int | None = None  # stop after this many checks of best_metric without improvement
     tensorboard: bool = True  # also write TensorBoard event files to RUN_DIR/tensorboard
+    # Fine-tuning: start from this run's (or an imported model's) weights and tokenizer, with a
+    # fresh optimizer and schedule; the architecture is the parent's (docs/fine-tuning.md).
+    init_from: str | None = None
+    freeze: list[str] = field(default_factory=list)  # embeddings | encoder: kept fixed
 
     def __post_init__(self) -> None:
         _check_ranges(self, "training", TRAINING_RANGES)
+        check_freeze(self.freeze)
         if self.max_steps is None and self.max_epochs is None and self.max_minutes is None:
             raise ConfigError("training: set at least one of max_steps, max_epochs, max_minutes")
         if len(self.adam_betas) != 2 or any(FRACTION.problem(beta) for beta in self.adam_betas):

@@ -16,7 +16,8 @@ import torch
 from torch import nn
 
 from transformer_mt.artifacts.rundir import RunDir
-from transformer_mt.data.tokenizer import UNK_ID, model_files, pieces
+from transformer_mt.data.tokenizer import UNK_ID, Tokenizer, model_files, pieces
+from transformer_mt.data.vocabulary import VocabularyTokenizer
 from transformer_mt.export import load_transformer, require
 from transformer_mt.export.target import staged_directory
 from transformer_mt.model.attention import MultiHeadAttention
@@ -57,6 +58,14 @@ def _set_feed_forward(spec: Any, feed_forward: FeedForward) -> None:
     _set_linear(spec.linear_1, feed_forward.contract)
 
 
+_ACTIVATIONS = {
+    "relu": lambda a: a.RELU,
+    "gelu": lambda a: a.GELU,
+    "swish": lambda a: a.SWISH,
+    "silu": lambda a: a.SWISH,
+}
+
+
 def transformer_spec(model: Transformer) -> Any:
     """A filled ``ctranslate2.specs.TransformerSpec`` computing ``model`` (vocabularies unset)."""
     ctranslate2 = require("ctranslate2")
@@ -66,9 +75,9 @@ def transformer_spec(model: Transformer) -> Any:
         (config.num_encoder_layers, config.num_decoder_layers),
         config.num_heads,
         pre_norm=config.norm_position == "pre",
-        activation=activations.RELU if config.activation == "relu" else activations.GELU,
+        activation=_ACTIVATIONS[config.activation](activations),
     )
-    scale = math.sqrt(config.d_model)
+    scale = math.sqrt(config.d_model) if config.scale_embedding else 1.0
     for side, embedder in (
         (spec.encoder, model.source_embedder),
         (spec.decoder, model.target_embedder),
@@ -78,6 +87,8 @@ def transformer_spec(model: Transformer) -> Any:
     spec.encoder.embeddings[0].weight = _array(model.source_embedder.tokens.weight)
     spec.decoder.embeddings.weight = _array(model.target_embedder.tokens.weight)
     spec.decoder.projection.weight = _array(model.output_projection.weight)
+    if model.output_projection.bias is not None:  # an imported MarianMT's final_logits_bias
+        spec.decoder.projection.bias = _array(model.output_projection.bias)
     for layer_spec, layer in zip(spec.encoder.layer, model.encoder_layers, strict=True):
         assert isinstance(layer, EncoderLayer)
         _set_attention(layer_spec.self_attention, layer.self_attention, cross=False)
@@ -98,7 +109,9 @@ def transformer_spec(model: Transformer) -> Any:
     return spec
 
 
-def model_spec(model: Transformer, source_vocab: list[str], target_vocab: list[str]) -> Any:
+def model_spec(
+    model: Transformer, source_vocab: list[str], target_vocab: list[str], unk_id: int = UNK_ID
+) -> Any:
     """The complete spec: weights, vocabularies (in id order) and special tokens."""
     spec = transformer_spec(model)
     spec.register_source_vocabulary(source_vocab)
@@ -106,9 +119,32 @@ def model_spec(model: Transformer, source_vocab: list[str], target_vocab: list[s
     config: TransformerConfig = model.config
     spec.config.bos_token = target_vocab[config.bos_id]
     spec.config.eos_token = target_vocab[config.eos_id]
-    spec.config.unk_token = target_vocab[UNK_ID]
+    spec.config.unk_token = target_vocab[unk_id]
     spec.config.decoder_start_token = target_vocab[config.bos_id]
     return spec
+
+
+def vocabularies(run: RunDir, config: TransformerConfig) -> tuple[list[str], list[str]]:
+    """The source and target pieces in id order: SentencePiece's, or an imported model's
+    vocabulary (ids without a piece, up to the model's vocabulary size, get placeholders)."""
+    tokenizer = Tokenizer.load(run.tokenizer_dir)
+    if not isinstance(tokenizer, VocabularyTokenizer):
+        source_model, target_model, _ = model_files(run.tokenizer_dir)
+        return pieces(source_model), pieces(target_model)
+    tables = []
+    for vocabulary, size in (
+        (tokenizer.source_vocabulary, config.src_vocab_size),
+        (tokenizer.target_vocabulary, config.tgt_vocab_size),
+    ):
+        table = [f"<unused{i}>" for i in range(size)]
+        for piece, i in vocabulary.items():
+            table[i] = piece
+        tables.append(table)
+    return tables[0], tables[1]
+
+
+def _unk_id(run: RunDir) -> int:
+    return Tokenizer.load(run.tokenizer_dir).unk_id
 
 
 def write_model(spec: Any, directory: Path, quantization: str | None) -> None:
@@ -135,7 +171,6 @@ def export_ctranslate2(
     run = RunDir(Path(run_dir))
     with staged_directory(Path(out), run, overwrite=overwrite) as staging:
         model = load_transformer(run)
-        source_model, target_model, _ = model_files(run.tokenizer_dir)
-        spec = model_spec(model, pieces(source_model), pieces(target_model))
+        spec = model_spec(model, *vocabularies(run, model.config), unk_id=_unk_id(run))
         write_model(spec, staging, quantization)
     return Path(out)

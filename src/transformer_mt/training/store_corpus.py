@@ -28,8 +28,13 @@ RELEASE_EVERY = 256  # batches between releases of the mapped pages
 class StoreCorpus:
     """One split (``train`` or ``valid``) of an opened :class:`TokenStore`."""
 
-    def __init__(self, store: TokenStore, split: str) -> None:
+    def __init__(
+        self, store: TokenStore, split: str, special_ids: tuple[int, int, int] | None = None
+    ) -> None:
+        """``special_ids``: (pad, start, end) ids, the tokenizer's (default: our 0, 2, 3;
+        an imported MarianMT model's differ)."""
         self.store, self.split = store, split
+        self.pad_id, self.bos_id, self.eos_id = special_ids or (PAD_ID, BOS_ID, EOS_ID)
         self._source = store.ids(split, "source")  # ((T,) ids, (N + 1,) offsets)
         self._target = store.ids(split, "target")
         self.source_lengths = _lengths(self._source[1])  # (N,) with </s>
@@ -63,11 +68,12 @@ class StoreCorpus:
         self._batches_read += 1
         if self._batches_read % RELEASE_EVERY == 0:
             self.store.release_pages()
+        pad, bos, eos = self.pad_id, self.bos_id, self.eos_id
         return Batch(
-            src_ids=_padded(source, start=None, end=EOS_ID),
-            tgt_in_ids=_padded(target, start=BOS_ID, end=None),
-            tgt_out_ids=_padded(target, start=None, end=EOS_ID),
-            pad_id=PAD_ID,
+            src_ids=_padded(source, start=None, end=eos, pad=pad),
+            tgt_in_ids=_padded(target, start=bos, end=None, pad=pad),
+            tgt_out_ids=_padded(target, start=None, end=eos, pad=pad),
+            pad_id=pad,
         )
 
 
@@ -90,14 +96,16 @@ def _gather(ids: np.ndarray, offsets: np.ndarray, rows: np.ndarray) -> Gathered:
     return ids[np.repeat(starts, lengths) + column].astype(np.int64), lengths, column
 
 
-def _padded(gathered: Gathered, *, start: int | None, end: int | None) -> torch.Tensor:
+def _padded(
+    gathered: Gathered, *, start: int | None, end: int | None, pad: int = PAD_ID
+) -> torch.Tensor:
     """Rows ``[start] + ids + [end]`` (either special optional) right-padded with PAD.
 
     Returns (B, L + 1) long: each row has its ids and exactly one special."""
     flat, lengths, column = gathered
     count = len(lengths)
     width = int(lengths.max(initial=0)) + 1
-    out = np.full((count, width), PAD_ID, dtype=np.int64)  # (B, L + 1)
+    out = np.full((count, width), pad, dtype=np.int64)  # (B, L + 1)
     row = np.repeat(np.arange(count), lengths)  # (I,) the row of each id
     shift = 1 if start is not None else 0
     out[row, column + shift] = flat

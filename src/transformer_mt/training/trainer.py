@@ -70,6 +70,7 @@ class Trainer:
         device: torch.device,
         report: Report = print,
         workers: Workers | None = None,
+        extra_scores: Callable[[], dict[str, float]] | None = None,
     ) -> None:
         if not len(train):
             raise ValueError("no training pairs: every batch order would be empty")
@@ -80,6 +81,7 @@ class Trainer:
         self.run_dir = run
         self.bleu = bleu
         self.bleu_pairs = valid_pairs[: config.bleu_sentences]
+        self.extra_scores = extra_scores  # more scores with BLEU (e.g. an old domain's)
         self.device = device
         self.report = report
         self.workers = workers or Workers()
@@ -315,6 +317,7 @@ class Trainer:
             sources = [source for source, _ in self.bleu_pairs]
             references = [target for _, target in self.bleu_pairs]
             record["valid_bleu"], record["valid_chrf"] = self.bleu(sources, references)
+            record |= self.extra_scores() if self.extra_scores else {}
         self._log(record, kind="valid")
         shown = "  ".join(f"{k}={v:.3f}" for k, v in record.items())
         self.report(f"step {state.step} epoch {state.epoch}: {shown}")
