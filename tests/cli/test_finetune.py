@@ -133,3 +133,16 @@ def test_data_tokenizer_reuses_a_run_tokenizer_without_init_from(
     assert Tokenizer.load(RunDir(tmp_path / "run").tokenizer_dir) == Tokenizer.load(
         RunDir(parent).tokenizer_dir
     )
+
+
+def test_data_tokenizer_takes_sentencepiece_model_files(parent: Path, tmp_path: Path) -> None:
+    config = _fine_tune_config(tmp_path, parent)
+    config["model"] = toy_config(write_corpus(tmp_path / "c"), tmp_path)["model"]
+    config["data"]["tokenizer"] = str(RunDir(parent).tokenizer_dir / "spm.model")
+    result = _train(tmp_path, config)
+    assert result.exit_code == 0, (result.stderr, result.exception)
+    assert Tokenizer.load(RunDir(tmp_path / "run").tokenizer_dir) == Tokenizer.load(
+        RunDir(parent).tokenizer_dir
+    )
+    config["data"]["tokenizer"] = [str(tmp_path / "missing.model"), str(tmp_path / "b.model")]
+    assert_user_error(_train(tmp_path, config, "--overwrite"), "missing.model", "no such file")

@@ -21,10 +21,10 @@ from transformer_mt.data.corpus import default_cache_dir, read_pairs
 from transformer_mt.data.pairs import SentencePair
 from transformer_mt.data.preparation import CorpusSource, PrepareOptions, prepare_store
 from transformer_mt.data.readers import SkipLog
+from transformer_mt.data.reuse import reused_tokenizer
 from transformer_mt.data.sources import InputFile, corpus_parts
 from transformer_mt.data.store import TokenStore, read_manifest
 from transformer_mt.data.tatoeba import TATOEBA_CREDIT, load_builtin, tatoeba_path
-from transformer_mt.data.tokenizer import MANIFEST_NAME
 from transformer_mt.errors import UserError
 
 Report = Callable[[str], None]
@@ -152,15 +152,11 @@ def _options(data: DataConfig) -> PrepareOptions:
 
 
 def _tokenizer_dir(data: DataConfig) -> Path | None:
-    """``data.tokenizer`` (when the config has it): a tokenizer folder or a run directory."""
-    given = getattr(data, "tokenizer", None)
-    if given is None:
+    """``data.tokenizer`` (when the config has it): a tokenizer folder, a run directory or
+    SentencePiece model file(s) (:mod:`transformer_mt.data.reuse`)."""
+    if data.tokenizer is None:
         return None
-    path = Path(given)
-    for candidate in (path, path / "tokenizer"):
-        if (candidate / MANIFEST_NAME).is_file():
-            return candidate
-    raise UserError(f"data.tokenizer: {path} is not a tokenizer folder or a run directory")
+    return reused_tokenizer(data.tokenizer, default_cache_dir() / "tokenizers")
 
 
 def _current(manifest: dict[str, Any], settings: dict[str, Any]) -> bool:

@@ -133,7 +133,7 @@ class Tokenizer:
             joint=joint,
             target_doubles=frozenset(doubles),
         )
-        tokenizer._write_manifest(out_dir, source_file, target_file, model_type)
+        tokenizer.write_manifest(out_dir, source_file, target_file, model_type)
         return tokenizer
 
     @classmethod
@@ -156,7 +156,7 @@ class Tokenizer:
             if not model_path.is_file():
                 raise DataError(model_path, None, "no such file (listed in tokenizer.json)")
             processor = read_processor(model_path)
-            _check_model(processor, model_path, manifest[f"{side}_vocab_size"])
+            check_model(processor, model_path, manifest[f"{side}_vocab_size"])
             processors.append(processor)
         return cls(
             processors[0],
@@ -261,9 +261,10 @@ class Tokenizer:
             f"target_vocab_size={self.target_vocab_size})"
         )
 
-    def _write_manifest(
+    def write_manifest(
         self, directory: Path, source_file: str, target_file: str, model_type: str
     ) -> None:
+        """Write ``tokenizer.json`` describing these models (files already in ``directory``)."""
         manifest = {
             "format": _MANIFEST_FORMAT,
             "joint": self.joint,
@@ -389,7 +390,8 @@ def _read_manifest(path: Path) -> dict[str, Any]:
     return manifest
 
 
-def _check_model(processor: spm.SentencePieceProcessor, path: Path, vocab_size: int) -> None:
+def check_model(processor: spm.SentencePieceProcessor, path: Path, vocab_size: int) -> None:
+    """A :class:`DataError` unless the model has our special ids and ``vocab_size`` pieces."""
     special = (processor.pad_id(), processor.unk_id(), processor.bos_id(), processor.eos_id())
     if special != (PAD_ID, UNK_ID, BOS_ID, EOS_ID):
         raise DataError(path, None, f"special ids (pad, unk, bos, eos) are {special}, not 0-3")

@@ -1,0 +1,1 @@
+"""The English-Chinese Bible corpus of the domain-adaptation benchmark (build_bible.py)."""
