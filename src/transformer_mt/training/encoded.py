@@ -16,7 +16,7 @@ from typing import Protocol
 import numpy as np
 
 from transformer_mt.data.batching import Batch
-from transformer_mt.data.bucketing import length_batches
+from transformer_mt.data.bucketing import BatchOrder, count_batches, length_batches
 from transformer_mt.data.pairs import SentencePair
 from transformer_mt.data.tokenizer import BOS_ID, EOS_ID, PAD_ID, Tokenizer
 
@@ -29,7 +29,7 @@ class TrainingCorpus(Protocol):
 
     def __len__(self) -> int: ...
 
-    def batch_order(self, max_tokens: int, rng: random.Random | None) -> list[np.ndarray]:
+    def batch_order(self, max_tokens: int, rng: random.Random | None) -> BatchOrder:
         """Token-budget batches of sentence indices (shuffled with ``rng`` when given)."""
         ...
 
@@ -79,11 +79,11 @@ class EncodedCorpus:
     def target_lengths(self) -> np.ndarray:  # type: ignore[override]  # a Protocol attribute
         return np.fromiter((len(t) + 1 for t in self.targets), np.int64, len(self.targets))
 
-    def batch_order(self, max_tokens: int, rng: random.Random | None) -> list[np.ndarray]:
+    def batch_order(self, max_tokens: int, rng: random.Random | None) -> BatchOrder:
         return length_batches(self.source_lengths, self.target_lengths, max_tokens, rng)
 
     def num_batches(self, max_tokens: int) -> int:
-        return len(self.batch_order(max_tokens, None))
+        return count_batches(self.source_lengths, self.target_lengths, max_tokens)
 
     def num_target_tokens(self) -> int:
         return sum(len(t) + 1 for t in self.targets)

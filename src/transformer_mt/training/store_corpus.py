@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from transformer_mt.data.batching import Batch
-from transformer_mt.data.bucketing import length_batches
+from transformer_mt.data.bucketing import BatchOrder, count_batches, length_batches
 from transformer_mt.data.store import TokenStore
 from transformer_mt.data.tokenizer import BOS_ID, EOS_ID, PAD_ID
 
@@ -41,21 +41,16 @@ class StoreCorpus:
         self.target_lengths = _lengths(self._target[1])  # (N,) with the shifted special
         store.release_pages()  # the offsets were read whole for the lengths
         self._batches_read = 0
-        self._num_batches: dict[int, int] = {}
 
     def __len__(self) -> int:
         return len(self.source_lengths)
 
-    def batch_order(self, max_tokens: int, rng: random.Random | None) -> list[np.ndarray]:
+    def batch_order(self, max_tokens: int, rng: random.Random | None) -> BatchOrder:
         """The epoch's batches as index arrays (see :func:`length_batches`)."""
-        batches = length_batches(self.source_lengths, self.target_lengths, max_tokens, rng)
-        self._num_batches[max_tokens] = len(batches)  # the same for every rng: ties only move
-        return batches
+        return length_batches(self.source_lengths, self.target_lengths, max_tokens, rng)
 
     def num_batches(self, max_tokens: int) -> int:
-        if max_tokens not in self._num_batches:
-            self.batch_order(max_tokens, None)
-        return self._num_batches[max_tokens]
+        return count_batches(self.source_lengths, self.target_lengths, max_tokens)
 
     def num_target_tokens(self) -> int:
         return int(self.target_lengths.sum(dtype=np.int64))
