@@ -5,16 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from transformer_mt.data.cleaning import (
-    FILTERS,
-    CleaningOptions,
-    CleaningReport,
-    TextFilter,
-    count_verdicts,
-    first_occurrences,
-    pair_digest,
-    token_verdicts,
-)
+from transformer_mt.data import cleaning
+from transformer_mt.data.cleaning import FILTERS, CleaningOptions, CleaningReport, TextFilter
 from transformer_mt.errors import UserError
 
 ALL_TEXT = CleaningOptions(filters=FILTERS, languages=("en", "zh"))
@@ -45,20 +37,20 @@ def test_a_switched_off_filter_keeps_the_pair() -> None:
 
 def test_duplicates_keep_the_first_occurrence() -> None:
     pairs = [("a", "b"), ("a", "c"), ("a", "b"), ("a\tb", ""), ("a", "b")]
-    digests = np.array([pair_digest(*pair) for pair in pairs], dtype=np.uint64)
-    assert first_occurrences(digests).tolist() == [True, True, False, True, False]
+    digests = np.array([cleaning.pair_digest(*pair) for pair in pairs], dtype=np.uint64)
+    assert cleaning.first_occurrences(digests).tolist() == [True, True, False, True, False]
 
 
 def test_length_and_ratio_count_specials_and_length_comes_first() -> None:
     options = CleaningOptions(max_length=10, max_ratio=3.0)
     sources = np.array([4, 9, 10, 1, 20])  # + </s>: 5, 10, 11, 2, 21
     targets = np.array([4, 2, 4, 6, 1])  # + special: 5, 3, 5, 7, 2
-    verdicts = token_verdicts(sources, targets, options)
+    verdicts = cleaning.token_verdicts(sources, targets, options)
     names = [None if v == 0 else FILTERS[v - 1] for v in verdicts]
     # 10/3 > 3: ratio; 11 > 10: length; 7/2 > 3: ratio; 21: length (before ratio).
     assert names == [None, "ratio", "length", "ratio", "length"]
     report = CleaningReport(read=5)
-    count_verdicts(verdicts, report)
+    cleaning.count_verdicts(verdicts, report)
     assert (report.dropped["length"], report.dropped["ratio"], report.kept) == (2, 2, 1)
 
 
