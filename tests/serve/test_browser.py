@@ -112,3 +112,31 @@ def test_chinese_input_is_shown_in_the_figures(page: sync_api.Page, translator: 
         maps.source_tokens
     )
     assert "茶" in "".join(maps.source_tokens)
+
+
+def test_prefix_terms_and_the_word_alignment(page: sync_api.Page, translator: Translator) -> None:
+    sentence = "you see the big red car"
+    page.check('input[name="mode"][value="beam"]')
+    page.fill("#source", sentence)
+    page.fill("#prefix", "他")
+    page.fill("#terms", "鱼，狗")
+    page.click("#translate")
+    [expected] = translator.translate_detailed(
+        [sentence], prefixes=["他"], constraints=[["鱼", "狗"]], alignments=True
+    )
+    best = expected.candidates[0]
+    sync_api.expect(page.locator("#translation")).to_have_text(best.text)
+    assert best.text.startswith("他") and "鱼" in best.text and "狗" in best.text
+    # Next to the heatmap: one line per aligned pair, the words on both sides.
+    assert best.alignment is not None
+    sync_api.expect(page.locator("#word-alignment svg line.link")).to_have_count(
+        len(best.alignment)
+    )
+    words = page.locator("#word-alignment svg text.source-word").all_text_contents()
+    assert words == sentence.split()
+    targets = page.locator("#word-alignment svg text.target-word").all_text_contents()
+    assert "".join(targets) == best.text
+    pharaoh = " ".join(f"{i}-{j}" for i, j in best.alignment)
+    sync_api.expect(page.locator("#word-alignment .pharaoh")).to_have_text(f"Pharaoh: {pharaoh}")
+    page.fill("#prefix", "")
+    page.fill("#terms", "")

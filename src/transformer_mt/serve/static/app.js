@@ -24,9 +24,17 @@ function selectedMode() {
   return document.querySelector('input[name="mode"]:checked').value;
 }
 
+// Terms typed on the page: separated by commas (, or ，) or semicolons.
+function typedTerms() {
+  return $("terms").value.split(/[,，;；]/).map((term) => term.trim()).filter((term) => term);
+}
+
 function requestBody(sentence) {
   const mode = selectedMode();
-  const body = { sentences: [sentence] };
+  const body = { sentences: [sentence], alignments: true };
+  const prefix = $("prefix").value.trim();
+  if (prefix) body.prefixes = [prefix];
+  if (typedTerms().length) body.constraints = [typedTerms()];
   if (mode === "greedy") body.beam_size = 1;
   if (mode === "beam") {
     body.beam_size = Number($("beam-size").value);
@@ -103,6 +111,59 @@ function heatmap(matrix, rowLabels, columnLabels, { cell = 24, title = "" } = {}
     });
   });
   return svg;
+}
+
+// Words as the alignment counts them (decoding/pieces.py): whitespace tokens, each CJK
+// character (or CJK punctuation) a word of its own.
+const WORD_CHAR = /[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\u3000-\u303f\uff00-\uffef]/u;
+function splitWords(text) {
+  const words = [];
+  let current = "";
+  for (const char of text) {
+    if (/\s/u.test(char) || WORD_CHAR.test(char)) {
+      if (current) words.push(current);
+      current = "";
+      if (!/\s/u.test(char)) words.push(char);
+    } else {
+      current += char;
+    }
+  }
+  if (current) words.push(current);
+  return words;
+}
+
+// The word alignment as lines between source words (top) and target words (bottom).
+function wordAlignment(sourceWords, targetWords, pairs) {
+  const step = 46;
+  const width = 20 + step * Math.max(sourceWords.length, targetWords.length, 1);
+  const height = 150;
+  const svg = svgElement("svg", { width, height, viewBox: `0 0 ${width} ${height}`, role: "img" });
+  svg.append(svgElement("title", {}, "word alignment"));
+  const x = (index) => 10 + step * index + step / 2;
+  for (const [i, j] of pairs) {
+    const line = svgElement("line", {
+      x1: x(i), y1: 30, x2: x(j), y2: 118, class: "link",
+    });
+    line.append(svgElement("title", {}, `${i}-${j}: ${sourceWords[i]} → ${targetWords[j]}`));
+    svg.append(line);
+  }
+  sourceWords.forEach((word, i) => {
+    svg.append(svgElement("text", { x: x(i), y: 20, class: "source-word" }, word));
+  });
+  targetWords.forEach((word, j) => {
+    svg.append(svgElement("text", { x: x(j), y: 138, class: "target-word" }, word));
+  });
+  return svg;
+}
+
+function showWordAlignment(sentence, answer) {
+  const best = answer.candidates[0][0];
+  const figure = $("word-alignment");
+  figure.replaceChildren();
+  if (!best || !best.alignment) return;
+  const pairs = best.alignment;
+  figure.append(wordAlignment(sentence.split(/\s+/u), splitWords(best.text), pairs));
+  figure.append(element("p", `Pharaoh: ${answer.alignments[0]}`, "muted pharaoh"));
 }
 
 function mapAxes(maps, kind) {
@@ -221,6 +282,7 @@ async function onTranslate(event) {
   try {
     const answer = await postJson("/translate", requestBody(sentence));
     showTranslation(answer);
+    showWordAlignment(sentence, answer);
     // The attention maps of the translation shown; the trace of beam search in beam mode, else
     // of greedy search (sampling draws differ run to run; greedy shows the probabilities).
     const search = selectedMode() === "beam" ? "beam" : "greedy";
