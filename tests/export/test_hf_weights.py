@@ -11,7 +11,7 @@ import torch
 
 from transformer_mt.errors import ConfigError
 from transformer_mt.export.hf import check_exportable, hf_model
-from transformer_mt.export.hf_weights import residual_permutation
+from transformer_mt.export.hf_weights import hf_state_dict, load_hf_state_dict, residual_permutation
 from transformer_mt.model import Transformer, TransformerConfig
 from transformer_mt.model.embedding import sinusoidal_table
 
@@ -74,3 +74,44 @@ def test_pre_norm_with_separate_embeddings_is_refused(
     config = make_config(norm_position="pre", share_embeddings=False)
     with pytest.raises(ConfigError, match=r"model\.norm_position"):
         check_exportable(config)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"norm_position": "post", "activation": "swish", "output_bias": True},
+        {"norm_position": "pre", "positional_encoding": "learned"},
+        {"share_embeddings": False, "tie_output": False, "scale_embedding": False},
+        {"num_encoder_layers": 1, "num_decoder_layers": 3, "tie_output": False},
+    ],
+    ids=["swish-bias", "pre-learned", "separate-unscaled", "depths"],
+)
+def test_loading_inverts_the_export_mapping(
+    make_model: Callable[..., Transformer], overrides: dict[str, object]
+) -> None:
+    """import-hf's direction: HF names -> our tensors, with the inverse permutation (exact)."""
+    source = make_model(**overrides)
+    with torch.no_grad():
+        if source.output_projection.bias is not None:
+            source.output_projection.bias.normal_()
+    state = hf_state_dict(source)
+    torch.manual_seed(123)
+    target = Transformer(source.config)
+    load_hf_state_dict(target, state, {})
+    for (name, ours), theirs in zip(
+        source.state_dict().items(), target.state_dict().values(), strict=True
+    ):
+        assert torch.equal(ours, theirs), name
+
+
+def test_loading_names_a_missing_or_misshapen_tensor(
+    make_model: Callable[..., Transformer],
+) -> None:
+    model = make_model()
+    state = hf_state_dict(model)
+    del state["model.decoder.layers.0.fc1.weight"]
+    with pytest.raises(KeyError, match=r"fc1\.weight"):
+        load_hf_state_dict(make_model(), state, {})
+    state = hf_state_dict(model) | {"model.encoder.layers.0.fc2.bias": torch.zeros(3)}
+    with pytest.raises(ValueError, match=r"fc2.bias has shape \(3,\)"):
+        load_hf_state_dict(make_model(), state, {})

@@ -57,7 +57,9 @@ def batch_masks(translator: Translator, pairs: Sequence[tuple[str, str]]) -> Bat
     size, source_length = batch.src_ids.shape
     target_length = batch.tgt_in_ids.shape[1]
     encoder = masks.encoder_mask(batch.src_ids, config.pad_id)  # (B, 1, 1, S)
-    decoder = masks.decoder_self_mask(batch.tgt_in_ids, config.pad_id)  # (B, 1, T, T)
+    decoder = masks.decoder_self_mask(
+        batch.tgt_in_ids, config.pad_id, real_start=True
+    )  # (B, 1, T, T) as the model builds it
     cross = masks.cross_mask(batch.src_ids, config.pad_id)  # (B, 1, 1, S)
     return BatchMasks(
         source_tokens=[source_pieces(translator, row) for row in batch.src_ids.tolist()],

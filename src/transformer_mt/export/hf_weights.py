@@ -176,12 +176,9 @@ def load_hf_state_dict(model: Transformer, state: StateDict, aliases: dict[str, 
             source = aliases[source]
         if source not in state:
             raise KeyError(name)
-        value = (
-            state[source][0] if layout == LOGITS_BIAS else permuted(state[source], layout, inverse)
-        )
-        if value.shape != tensor.shape:
-            raise ValueError(
-                f"{source} has shape {tuple(state[source].shape)}, expected {tuple(tensor.shape)}"
-            )
-        tensor.copy_(value)
+        given = state[source]
+        expected = (1, *tensor.shape) if layout == LOGITS_BIAS else tuple(tensor.shape)
+        if tuple(given.shape) != expected:
+            raise ValueError(f"{source} has shape {tuple(given.shape)}, expected {expected}")
+        tensor.copy_(given[0] if layout == LOGITS_BIAS else permuted(given, layout, inverse))
         loaded.add(id(tensor))

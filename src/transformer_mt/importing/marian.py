@@ -250,7 +250,8 @@ def read_tokenizer(
             f"{folder.path}: a multi-target model ({len(languages)} language tokens: {shown}); "
             "choose one with --target-language"
         )
-    return tokenizer.with_target_language(target_language or (languages or [None])[0])
+    default = languages[0] if languages else None  # one language token: it is the default
+    return tokenizer.with_target_language(target_language or default)
 
 
 def _check_ids(tokenizer: VocabularyTokenizer, config: TransformerConfig, where: Path) -> None:
