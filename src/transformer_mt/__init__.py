@@ -6,7 +6,9 @@ The public API (imported lazily, so that ``import transformer_mt`` stays cheap):
 - :class:`DecodingOptions`: how to decode, one frozen and validated set of options;
 - :class:`TransformerConfig`: the architecture of the notes' Transformer;
 - :func:`load_config`: an experiment config from a YAML file or preset, with overrides;
-- :func:`train`: train a model as a config describes, into its run directory.
+- :func:`train`: train a model as a config describes, into its run directory (fine-tune one
+  with ``training.init_from``);
+- :func:`import_hf`: a Hugging Face MarianMT / OPUS-MT folder as a run directory.
 
 >>> from transformer_mt import Translator, load_config, train     # doctest: +SKIP
 >>> train(load_config("quickstart", ["run_dir=runs/mine"]))          # doctest: +SKIP
@@ -28,6 +30,7 @@ __all__ = [
     "TransformerConfig",
     "Translator",
     "__version__",
+    "import_hf",
     "load_config",
     "train",
 ]
@@ -37,6 +40,7 @@ _PUBLIC = {
     "DecodingOptions": "transformer_mt.config.decoding",
     "Translator": "transformer_mt.decoding.translator",
     "TransformerConfig": "transformer_mt.model.config",
+    "import_hf": "transformer_mt.importing.run",
     "load_config": "transformer_mt.config.loading",
     "train": "transformer_mt.commands.train",
 }
@@ -46,6 +50,7 @@ if TYPE_CHECKING:
     from transformer_mt.config.decoding import DecodingOptions
     from transformer_mt.config.loading import load_config
     from transformer_mt.decoding.translator import Translator
+    from transformer_mt.importing.run import import_hf
     from transformer_mt.model.config import TransformerConfig
 
 

@@ -146,3 +146,12 @@ def test_data_tokenizer_takes_sentencepiece_model_files(parent: Path, tmp_path: 
     )
     config["data"]["tokenizer"] = [str(tmp_path / "missing.model"), str(tmp_path / "b.model")]
     assert_user_error(_train(tmp_path, config, "--overwrite"), "missing.model", "no such file")
+
+
+def test_a_fine_tuned_run_resumes(parent: Path, tmp_path: Path) -> None:
+    config = _fine_tune_config(tmp_path, parent, freeze=["encoder"], checkpoint_every=2)
+    assert _train(tmp_path, config, "--init-from", str(parent)).exit_code == 0
+    run = str(tmp_path / "run")
+    result = invoke(["train", "--resume", run, "--set", "training.max_steps=6"])
+    assert result.exit_code == 0, (result.stderr, result.exception)
+    assert "resuming" in result.stderr and "encoder frozen" in result.stderr
