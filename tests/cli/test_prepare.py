@@ -52,7 +52,7 @@ def test_changed_inputs_are_prepared_again(
     )
     trained = invoke(["train", str(config)])
     assert trained.exit_code == 0, (trained.stderr, trained.exception)
-    assert "the inputs or settings changed; re-preparing" in trained.stderr
+    assert "(the inputs or settings changed)" in trained.stderr
     assert "data: 250 train, 30 valid pairs" in trained.stderr
 
 
@@ -101,5 +101,5 @@ def test_kill_9_during_prepare_leaves_no_store_a_train_would_use(
     )
     result = invoke(["train", str(small)])
     assert result.exit_code == 0, (result.stderr, result.exception)
-    assert f"data: preparing the token store {store}" in result.stderr
+    assert f"data: prepared the token store {store} (new)" in result.stderr
     assert not list(tmp_path.glob("store.tmp-*"))

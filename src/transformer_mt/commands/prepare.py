@@ -57,8 +57,8 @@ def prepared_store(
             f"checked in {time.perf_counter() - started:.1f}s); nothing to tokenize"
         )
         return store
-    reason = "preparing" if manifest is None else "the inputs or settings changed; re-preparing"
-    report(f"data: {reason} the token store {path}")
+    # Said once the data has been read: a data error stays the only line (a one-line error).
+    reason = "new" if manifest is None else "the inputs or settings changed"
     started = time.perf_counter()
     source, files = corpus_source(data, report)
     inputs = [InputFile.of(file) for file in files]
@@ -68,7 +68,9 @@ def prepared_store(
         "inputs": [vars(i) for i in inputs],
     }
     store = prepare_store(source, _options(data), path, manifest=record, report=report)
-    report(f"data: prepared {path} in {time.perf_counter() - started:.1f}s")
+    report(
+        f"data: prepared the token store {path} ({reason}) in {time.perf_counter() - started:.1f}s"
+    )
     return store
 
 

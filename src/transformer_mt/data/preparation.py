@@ -102,10 +102,7 @@ def prepare_store(
         kept = (pair for pair, verdict in zip(again, scan.verdicts, strict=True) if verdict == 0)
         train_pairs = _write_split(writer, "train", kept, tokenizer, scan.report, options)
         if train_pairs == 0:
-            raise UserError(
-                "no training pair is left after cleaning: "
-                + "; ".join(line.strip() for line in scan.report.lines(options.cleaning)[1:])
-            )
+            raise UserError(_nothing_left(scan.report, options.cleaning))
         valid_pairs = _write_split(writer, "valid", iter(source.valid), tokenizer, None, options)
         _write_text(writer.temporary / "valid.tsv", source.valid)
         writer.add_file("valid.tsv")
@@ -147,6 +144,21 @@ def _scan(source: CorpusSource, options: PrepareOptions, report: Report) -> _Sca
         scan.report.dropped["duplicates"] = len(repeated)
     report(f"prepare: read {len(codes)} training pairs; {int((codes == 0).sum())} pass the text")
     return scan
+
+
+def _nothing_left(report: CleaningReport, cleaning: CleaningOptions) -> str:
+    dropped = {name: count for name, count in report.dropped.items() if count}
+    if list(dropped) == ["length"]:
+        limit = cleaning.max_length
+        return (
+            f"data.max_length={limit}: all {report.read} training pairs are longer than {limit} "
+            "tokens; nothing to train on (raise data.max_length)"
+        )
+    counts = ", ".join(f"{name} {count}" for name, count in dropped.items())
+    return (
+        f"the cleaning dropped all {report.read} training pairs ({counts}); nothing to train "
+        "on (see data.clean)"
+    )
 
 
 def _tokenizer(
