@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -12,7 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from cli.toy_data import assert_user_error, invoke, toy_pairs
-from transformer_mt.data.store import MANIFEST
+from transformer_mt.data.store import MANIFEST, TokenStore
+from transformer_mt.data.tokenizer import Tokenizer
 
 
 def test_prepare_then_train_and_resume_tokenize_nothing(
@@ -103,3 +105,27 @@ def test_kill_9_during_prepare_leaves_no_store_a_train_would_use(
     assert result.exit_code == 0, (result.stderr, result.exception)
     assert f"data: prepared the token store {store} (new)" in result.stderr
     assert not list(tmp_path.glob("store.tmp-*"))
+
+
+def test_resume_with_a_store_of_another_tokenizer_uses_the_runs(
+    make_config: Callable[..., Path], tmp_path: Path
+) -> None:
+    config = make_config(
+        data={"store": str(tmp_path / "store")},
+        training={"max_steps": 2, "checkpoint_every": 2},
+    )
+    assert invoke(["train", str(config)]).exit_code == 0
+    # The run's tokenizer is no longer the one the store was prepared with (as after a cleared
+    # cache with a tokenizer trained differently, or a run from before token stores).
+    run_tokenizer = tmp_path / "run" / "tokenizer"
+    shutil.rmtree(run_tokenizer)
+    Tokenizer.train(toy_pairs(300, seed=5), run_tokenizer, vocab_size=360, report=lambda _: None)
+
+    resumed = invoke(["train", "--resume", str(tmp_path / "run"), "--set", "training.max_steps=3"])
+
+    assert resumed.exit_code == 0, (resumed.stderr, resumed.exception)
+    assert "the token store's tokenizer is not the run's; preparing with the run's" in (
+        resumed.stderr
+    )
+    tokenized = TokenStore.open(tmp_path / "store")
+    assert Tokenizer.load(tokenized.path / "tokenizer") == Tokenizer.load(run_tokenizer)

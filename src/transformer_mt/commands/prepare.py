@@ -37,15 +37,22 @@ def prepare(config: ExperimentConfig, report: Report = print) -> TokenStore:
 
 
 def prepared_store(
-    config: ExperimentConfig, report: Report = print, *, force: bool = False
+    config: ExperimentConfig,
+    report: Report = print,
+    *,
+    force: bool = False,
+    tokenizer: Path | None = None,
 ) -> TokenStore:
     """The config's store: reused when current (nothing is read or tokenized), else prepared.
+    ``tokenizer``: a tokenizer folder to use instead of ``data.tokenizer`` or training one (a
+    resumed run's own).
 
     Raises:
         UserError: bad data or settings; StoreDamagedError: a store that fails its checks.
     """
     data = with_absolute_paths(config).data
-    settings = store_settings(data)
+    tokenizer = tokenizer or _tokenizer_dir(data)
+    settings = store_settings(data, tokenizer)
     path = store_path(data, settings)
     manifest = None if force else read_manifest(path)
     if manifest is not None and _current(manifest, settings):
@@ -67,14 +74,14 @@ def prepared_store(
         "settings": settings,
         "inputs": [vars(i) for i in inputs],
     }
-    store = prepare_store(source, _options(data), path, manifest=record, report=report)
+    store = prepare_store(source, _options(data, tokenizer), path, manifest=record, report=report)
     report(
         f"data: prepared the token store {path} ({reason}) in {time.perf_counter() - started:.1f}s"
     )
     return store
 
 
-def store_settings(data: DataConfig) -> dict[str, Any]:
+def store_settings(data: DataConfig, tokenizer: Path | None) -> dict[str, Any]:
     """Everything besides the inputs' bytes that decides the store's content."""
     settings = {
         "version": STORE_VERSION,
@@ -91,7 +98,6 @@ def store_settings(data: DataConfig) -> dict[str, Any]:
         "languages": data.languages,
         "tokenizer_sample": data.tokenizer_sample,
     }
-    tokenizer = _tokenizer_dir(data)
     if tokenizer is not None:
         settings["tokenizer"] = _digest(
             {
@@ -136,7 +142,7 @@ def corpus_source(data: DataConfig, report: Report) -> tuple[CorpusSource, list[
     return CorpusSource(train_pairs, valid, invalid_count=lambda: invalid[0]), files
 
 
-def _options(data: DataConfig) -> PrepareOptions:
+def _options(data: DataConfig, tokenizer: Path | None) -> PrepareOptions:
     languages = tuple(data.languages) if data.languages else None
     cleaning = CleaningOptions(
         filters=tuple(data.clean),
@@ -149,7 +155,7 @@ def _options(data: DataConfig) -> PrepareOptions:
         vocab_size=data.vocab_size,
         joint_vocab=data.joint_vocab,
         tokenizer_sample=data.tokenizer_sample,
-        tokenizer_dir=_tokenizer_dir(data),
+        tokenizer_dir=tokenizer,
     )
 
 

@@ -155,10 +155,10 @@ def _train(
         workers.barrier()
         tokenizer = Tokenizer.load(run.tokenizer_dir)
         if resume and tokenizer != Tokenizer.load(store.path / "tokenizer"):
-            raise UserError(
-                f"{store.path}: the token store's tokenizer is not the run's; re-run "
-                "`transformer-mt prepare` with the run's config (data.store may point elsewhere)"
-            )
+            # A store prepared anew (a cleared cache, a run from before stores) may have
+            # trained another tokenizer: the run continues with its own.
+            report("data: the token store's tokenizer is not the run's; preparing with the run's")
+            store = _store(config, workers, report, tokenizer=run.tokenizer_dir)
         special = (tokenizer.pad_id, tokenizer.bos_id, tokenizer.eos_id)
         train_data = StoreCorpus(store, "train", special)
         valid_data = StoreCorpus(store, "valid", special)
@@ -213,13 +213,15 @@ def _train(
     return state
 
 
-def _store(config: ExperimentConfig, workers: Workers, report: Report) -> TokenStore:
+def _store(
+    config: ExperimentConfig, workers: Workers, report: Report, tokenizer: Path | None = None
+) -> TokenStore:
     """The config's token store: rank 0 prepares it if needed, the other workers open it."""
     if workers.is_main:
-        store = prepared_store(config, report)
+        store = prepared_store(config, report, tokenizer=tokenizer)
     workers.barrier()
     if not workers.is_main:
-        store = prepared_store(config, _silent)
+        store = prepared_store(config, _silent, tokenizer=tokenizer)
     return store
 
 
