@@ -11,9 +11,13 @@ Then, each in its own process (peak RSS from ``/usr/bin/time``):
 - optionally (``--baseline-src``) the same ``train`` with an older checkout of the package
   whose ``train`` reads the corpus into memory (today's path before the token store).
 
+``--synthetic 10000000`` also trains from a store of that many random pairs built beside the
+first size's (same settings and tokenizer, lengths drawn from its pairs): training's memory and
+start-up at sizes whose ``prepare`` would not fit the time budget.
+
 Run (it prints a markdown table; never a test):
     flock /tmp/tmt-cpu.lock python benchmarks/data_scale.py --sizes 300000 1000000 \\
-        --baseline-src /tmp/tmt-old/src
+        --synthetic 10000000 --baseline-src /tmp/tmt-old/src
 """
 
 from __future__ import annotations
@@ -22,13 +26,17 @@ import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 from transformer_mt.data.corpus import default_cache_dir
+from transformer_mt.data.store import MANIFEST, SIDES, ArrayWriter, TokenStore
 from transformer_mt.data.tatoeba import load_builtin
 
 STEPS = 200
@@ -108,7 +116,34 @@ def train_run(args: list[str], run: Path, src: str | None) -> dict[str, float]:
     return {"first_update_s": first, "rss_gb": rss, "tokens_per_s": summary["target_tokens_per_s"]}
 
 
-def measure(size: int, baseline_src: str | None) -> dict[str, float]:
+def synthetic_store(real: Path, path: Path, pairs: int, seed: int = 0) -> None:
+    """A store of ``pairs`` random training pairs that passes for ``real``'s (same settings,
+    inputs, tokenizer and validation): lengths drawn from ``real``'s pairs, random ids. For
+    measuring training at sizes whose ``prepare`` would not fit the time budget."""
+    shutil.copytree(real, path, ignore=shutil.ignore_patterns("train.*"))
+    manifest = json.loads((real / MANIFEST).read_text(encoding="utf-8"))
+    store, draw = TokenStore.open(real), np.random.default_rng(seed)
+    (_, source_offsets), (_, target_offsets) = (store.ids("train", s) for s in SIDES)
+    picks = draw.integers(0, len(source_offsets) - 1, pairs)  # (N,) a real pair's lengths each
+    dtype = np.dtype(store.manifest["files"]["train.source.ids"]["dtype"])
+    for side, offsets in (("source", source_offsets), ("target", target_offsets)):
+        lengths = np.diff(offsets)[picks]  # (N,)
+        ids = ArrayWriter(path / f"train.{side}.ids", dtype)
+        for start in range(0, int(lengths.sum()), 1 << 26):  # 64M ids at a time
+            count = min(1 << 26, int(lengths.sum()) - start)
+            ids.append(draw.integers(4, 8000, count))
+        bounds = ArrayWriter(path / f"train.{side}.offsets", np.dtype(np.int64))
+        bounds.append(np.concatenate([[0], np.cumsum(lengths)]))
+        manifest["files"][f"train.{side}.ids"] = ids.close()
+        manifest["files"][f"train.{side}.offsets"] = bounds.close()
+    manifest["splits"]["train"]["pairs"] = pairs
+    (path / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+
+
+def measure(
+    size: int, baseline_src: str | None, synthetic: list[int] | None = None
+) -> list[dict[str, float]]:
+    """The row of ``size`` (and of each ``synthetic`` size, trained from a synthetic store)."""
     with tempfile.TemporaryDirectory(prefix="data-scale-") as temporary:
         folder = Path(temporary)
         source, target, valid = write_corpus(folder, size)
@@ -125,7 +160,15 @@ def measure(size: int, baseline_src: str | None) -> dict[str, float]:
             old_args = overrides(source, target, valid, None, run)
             old = train_run([*old_args, "--overwrite"], run, baseline_src)
             row.update({f"memory_{key}": value for key, value in old.items()})
-    return row
+        rows = [row]
+        for pairs in synthetic or []:
+            fake = folder / f"store-{pairs}"
+            synthetic_store(store, fake, pairs)
+            fake_args = overrides(source, target, valid, fake, run)
+            streamed = train_run([*fake_args, "--overwrite"], run, None)
+            rows.append({"pairs": pairs, **{f"store_{k}": v for k, v in streamed.items()}})
+            shutil.rmtree(fake)
+    return rows
 
 
 def table(rows: list[dict[str, float]]) -> str:
@@ -136,6 +179,13 @@ def table(rows: list[dict[str, float]]) -> str:
     )
     lines = []
     for row in rows:
+        if "prepare_s" not in row:  # a synthetic store: training only
+            lines.append(
+                f"| {row['pairs'] / 1e6:.1f}M (synthetic store) | - | - | - | - | "
+                f"{row['store_first_update_s']:.1f} s | {row['store_rss_gb']:.2f} GB | "
+                f"{row['store_tokens_per_s']:.0f} | - | - | - |"
+            )
+            continue
         memory = (
             f"{row['memory_first_update_s']:.1f} s | {row['memory_rss_gb']:.2f} GB | "
             f"{row['memory_tokens_per_s']:.0f}"
@@ -160,12 +210,20 @@ def main() -> None:
     parser.add_argument(
         "--baseline-max", type=int, default=1_000_000, help="largest size for the baseline"
     )
+    parser.add_argument(
+        "--synthetic",
+        type=int,
+        nargs="*",
+        default=[],
+        help="sizes trained from a synthetic store (random ids), after the first size",
+    )
     args = parser.parse_args()
     rows = []
-    for size in args.sizes:
+    for index, size in enumerate(args.sizes):
         baseline = args.baseline_src if size <= args.baseline_max else None
-        rows.append(measure(size, baseline))
-        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+        for row in measure(size, baseline, args.synthetic if index == 0 else None):
+            rows.append(row)
+            print(json.dumps(row), file=sys.stderr, flush=True)
     print(table(rows))
 
 
