@@ -21,6 +21,7 @@ from transformer_mt.decoding.guards import NO_GUARD, RepetitionGuard
 from transformer_mt.decoding.hypothesis import Hypothesis, length_normalised
 from transformer_mt.decoding.search import StepModel, never_generated, next_token_log_probs
 from transformer_mt.decoding.topk import top_k
+from transformer_mt.model.cache import DecoderCache
 
 
 @dataclass
@@ -31,6 +32,40 @@ class BeamSelection:
     rows: list[int] = field(default_factory=list)  # source row of each new beam
     tokens: list[int] = field(default_factory=list)  # the token each new beam appends
     scores: list[float] = field(default_factory=list)  # its total log-probability
+
+
+@dataclass
+class LiveBeams:
+    """The beams still decoding: ``K`` rows per live sentence, sentence ``a``'s at rows
+    ``a*K .. a*K+K-1`` of the cache, the tokens and the history."""
+
+    cache: DecoderCache  # cross-attention K/V once per sentence, shared by its beams
+    scores: torch.Tensor  # (A, K) total log-probabilities
+    history: torch.Tensor  # (A*K, L) tokens so far
+    tokens: torch.Tensor  # (A*K,) the newest token of each row
+    alive: list[int]  # original indices of the sentences still decoding
+
+    @classmethod
+    def start(cls, model: StepModel, src_ids: torch.Tensor, beams: int, steps: int) -> LiveBeams:
+        """``<s>`` in every beam of every sentence of ``src_ids (B, S)``; only the first beam
+        is live (all would extend identically)."""
+        config, batch, device = model.config, src_ids.shape[0], src_ids.device
+        cache = model.start_cache(model.encode(src_ids), src_ids, beams=beams, capacity=steps)
+        scores = torch.full((batch, beams), float("-inf"), device=device)  # (A, K)
+        scores[:, 0] = 0.0
+        history = torch.full((batch * beams, 0), config.pad_id, dtype=torch.long, device=device)
+        tokens = torch.full((batch * beams,), config.bos_id, dtype=torch.long, device=device)
+        return cls(cache, scores, history, tokens, list(range(batch)))
+
+    def advance(self, selected: BeamSelection, beams: int) -> None:
+        """Keep the selected rows, each extended by its token."""
+        device = self.tokens.device
+        index = torch.tensor(selected.rows, device=device)  # (A'*K,) rows that continue
+        self.tokens = torch.tensor(selected.tokens, dtype=torch.long, device=device)  # (A'*K,)
+        self.history = torch.cat([self.history.index_select(0, index), self.tokens[:, None]], 1)
+        self.scores = torch.tensor(selected.scores, device=device).view(-1, beams)  # (A', K)
+        self.cache = self.cache.select(index)
+        self.alive = selected.sentences
 
 
 @dataclass(frozen=True)
@@ -73,24 +108,18 @@ class BeamSearch:
         config = model.config
         beams = self.beam_size
         batch = src_ids.shape[0]
-        device = src_ids.device
         steps = int(max_lengths.max().item()) if batch else 0
-        # Cross-attention K/V once per sentence, shared by its beams (rows b*K .. b*K+K-1).
-        cache = model.start_cache(model.encode(src_ids), src_ids, beams=beams, capacity=steps)
-        scores = torch.full((batch, beams), float("-inf"), device=device)  # (A, K)
-        scores[:, 0] = 0.0  # all beams start identical: expand only the first
-        history = torch.full((batch * beams, 0), config.pad_id, dtype=torch.long, device=device)
-        tokens = torch.full((batch * beams,), config.bos_id, dtype=torch.long, device=device)
-        alive = list(range(batch))
+        live = LiveBeams.start(model, src_ids, beams, steps)
         finished: list[list[Hypothesis]] = [[] for _ in range(batch)]
         limits = max_lengths.tolist()
         blocked = never_generated(config)
         for step in range(1, steps + 1):
-            log_probs, cache = next_token_log_probs(
-                model, tokens, cache, blocked, self.guard, history
+            alive, history = live.alive, live.history
+            log_probs, live.cache = next_token_log_probs(
+                model, live.tokens, live.cache, blocked, self.guard, history
             )  # (A*K, V)
             vocab = log_probs.shape[-1]
-            candidates = log_probs.add_(scores.view(-1, 1))  # (A*K, V) totals, in place
+            candidates = log_probs.add_(live.scores.view(-1, 1))  # (A*K, V) totals, in place
             top_scores, top_index = top_k(candidates.view(len(alive), beams * vocab), 2 * beams)
             source_beam, token = top_index // vocab, top_index % vocab  # (A, 2K) each
             selected = self._advance(
@@ -110,12 +139,7 @@ class BeamSearch:
                 )
             if not selected.sentences:
                 break
-            index = torch.tensor(selected.rows, device=device)  # (A'*K,) rows that continue
-            tokens = torch.tensor(selected.tokens, dtype=torch.long, device=device)  # (A'*K,)
-            history = torch.cat([history.index_select(0, index), tokens[:, None]], dim=1)
-            scores = torch.tensor(selected.scores, device=device).view(-1, beams)  # (A', K)
-            cache = cache.select(index)
-            alive = selected.sentences
+            live.advance(selected, beams)
         return [sorted(hyps, key=lambda h: -h.score)[: self.n_best] for hyps in finished]
 
     def _advance(

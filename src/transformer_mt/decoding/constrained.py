@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import torch
 
 from transformer_mt.config.decoding import DecodingOptions
-from transformer_mt.decoding.beam import BeamSelection
+from transformer_mt.decoding.beam import BeamSelection, LiveBeams
 from transformer_mt.decoding.constraints import Progress, SentenceConstraints, striped_order
 from transformer_mt.decoding.controls import OutputControls
 from transformer_mt.decoding.guards import NO_GUARD, RepetitionGuard
@@ -85,29 +85,25 @@ class ConstrainedBeamSearch:
             controls = OutputControls(((),) * batch, ((),) * batch, ())
         device = src_ids.device
         steps = int(max_lengths.max().item()) if batch else 0
-        cache = model.start_cache(model.encode(src_ids), src_ids, beams=beams, capacity=steps)
-        scores = torch.full((batch, beams), float("-inf"), device=device)  # (A, K)
-        scores[:, 0] = 0.0  # all beams start identical: expand only the first
-        history = torch.full((batch * beams, 0), config.pad_id, dtype=torch.long, device=device)
-        tokens = torch.full((batch * beams,), config.bos_id, dtype=torch.long, device=device)
+        live = LiveBeams.start(model, src_ids, beams, steps)
         matchers = [controls.constraints(index) for index in range(batch)]
         finished: list[list[tuple[bool, Hypothesis]]] = [[] for _ in range(batch)]
         sentences = _Sentences(controls.prefixes, matchers, max_lengths.tolist(), finished)
-        alive = list(range(batch))
         progress = [m.start if m else None for m in matchers for _ in range(beams)]
         blocked = never_generated(config)
         for step in range(1, steps + 1):
+            alive = live.alive
             masks = self._masks(step, alive, progress, sentences)
             shape = (len(progress), config.tgt_vocab_size)
             exempt = token_mask(shape, masks.exempt, device) if masks.exempt[0] else None
-            log_probs, cache = next_token_log_probs(
-                model, tokens, cache, blocked, self.guard, history, exempt
+            log_probs, live.cache = next_token_log_probs(
+                model, live.tokens, live.cache, blocked, self.guard, live.history, exempt
             )  # (A*K, V)
             log_probs[masks.no_end, config.eos_id] = float("-inf")
             if masks.allowed[0]:
                 allowed = token_mask(shape, masks.allowed, device)  # (A*K, V)
                 keep_only(log_probs, allowed, masks.allowed[0])
-            candidates = log_probs.add_(scores.view(-1, 1))  # (A*K, V) totals, in place
+            candidates = log_probs.add_(live.scores.view(-1, 1))  # (A*K, V) totals, in place
             vocab = candidates.shape[-1]
             top_scores, top_index = top_k(candidates.view(len(alive), beams * vocab), 2 * beams)
             extras = self._extra_scores(candidates, alive, progress, matchers)
@@ -117,18 +113,13 @@ class ConstrainedBeamSearch:
                 (top_scores, top_index, vocab),
                 extras,
                 progress,
-                history,
+                live.history,
                 sentences,
                 config.eos_id,
             )
             if not selected.sentences:
                 break
-            index = torch.tensor(selected.rows, device=device)  # (A'*K,) rows that continue
-            tokens = torch.tensor(selected.tokens, dtype=torch.long, device=device)  # (A'*K,)
-            history = torch.cat([history.index_select(0, index), tokens[:, None]], dim=1)
-            scores = torch.tensor(selected.scores, device=device).view(-1, beams)  # (A', K)
-            cache = cache.select(index)
-            alive = selected.sentences
+            live.advance(selected, beams)
         return [
             [hyp for _, hyp in sorted(found, key=lambda f: (not f[0], -f[1].score))][: self.n_best]
             for found in sentences.finished
