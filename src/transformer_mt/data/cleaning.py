@@ -115,7 +115,7 @@ class LanguageCheck:
     """py3langid (its model ships in its wheel: no download) against two expected languages."""
 
     def __init__(self, languages: tuple[str, str]) -> None:
-        from py3langid.langid import MODEL_FILE, LanguageIdentifier
+        from py3langid.langid import MODEL_FILE, LanguageIdentifier  # type: ignore[import-untyped]  # no stubs
 
         self.identifier = LanguageIdentifier.from_model_file(MODEL_FILE)
         unknown = [code for code in languages if code not in self.identifier.labels]
