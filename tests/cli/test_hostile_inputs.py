@@ -68,6 +68,10 @@ def text(path: Path) -> None:
     path.write_text("these are not the bytes you are looking for\n", encoding="utf-8")
 
 
+def blank(path: Path) -> None:
+    path.write_text("   \n", encoding="utf-8")
+
+
 def latin1(path: Path) -> None:
     path.write_bytes(b"caf\xe9: \xff\xfe\n")
 
@@ -149,6 +153,29 @@ CASES = [
     Case("translate {out}", "missing", None, ("not a run directory",), LINE),
     Case("translate", "missing", None, ("Missing argument 'RUN_DIR'",)),
     Case("translate {run} --no-such-flag", "wrong-type", None, ("No such option",)),
+    # translate: output controls (prefixes, terminology constraints)
+    Case("translate {run} --constraints ''", "empty", None, ("empty constraint",), LINE),
+    Case(
+        "translate {run} --prefix @{notes}", "empty", at("notes.txt", blank), ("to nothing",), LINE
+    ),
+    Case(f"translate {{run}} --constraints {'鱼' * 30}", "huge", None, ("output limit",), LINE),
+    Case(f"translate {{run}} --prefix {'我' * 30}", "huge", None, ("prefix is 31 tokens",), LINE),
+    Case("translate {run} --constraints 鱼 --sample", "wrong-type", None, ("not sampling",), LINE),
+    Case(
+        "translate {run} --constraints 鱼 --constraints 鸟 --beam-size 2",
+        "out-of-range",
+        None,
+        ("beam_size of at least 3",),
+        LINE,
+    ),
+    Case("translate {run} --prefix @{out}/prefixes.txt", "missing", None, ("no such file",), LINE),
+    Case(
+        "translate {run} --constraints @{notes}",
+        "wrong-encoding",
+        at("notes.txt", latin1),
+        ("not UTF-8",),
+        LINE,
+    ),
     # check, explain, export, serve: the same files reach each through one loader
     Case("check {run}", "truncated", at(WEIGHTS, truncate), (NOT_WEIGHTS,)),
     Case("check {run}", "truncated", at(SPM, truncate), ("SentencePiece model",)),
