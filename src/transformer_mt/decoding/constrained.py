@@ -157,8 +157,9 @@ class ConstrainedBeamSearch:
         alive: list[int],
         progress: list[Progress | None],
         matchers: list[SentenceConstraints | None],
-    ) -> dict[tuple[int, int], float]:
-        """Totals ``candidates (A*K, V)`` of the constrained rows' term tokens and best token."""
+    ) -> dict[int, list[tuple[float, int, int]]]:
+        """Per constrained sentence (its position in the batch), the totals ``candidates
+        (A*K, V)`` of its beams' term tokens and best tokens: ``(score, beam, token)``."""
         rows: list[int] = []
         for position, sentence in enumerate(alive):
             if matchers[sentence] is not None:
@@ -174,13 +175,17 @@ class ConstrainedBeamSearch:
             pairs += [(row, t) for t in {token, *matcher.next_tokens(done)}]
         row_ids = torch.tensor([row for row, _ in pairs], device=candidates.device)
         token_ids = torch.tensor([token for _, token in pairs], device=candidates.device)
-        return dict(zip(pairs, candidates[row_ids, token_ids].tolist(), strict=True))
+        found: dict[int, list[tuple[float, int, int]]] = {}
+        for (row, token), score in zip(pairs, candidates[row_ids, token_ids].tolist(), strict=True):
+            position, beam = divmod(row, self.beam_size)
+            found.setdefault(position, []).append((score, beam, token))
+        return found
 
     def _candidates(
         self,
         position: int,
         top: list[tuple[float, int, int]],
-        extras: dict[tuple[int, int], float],
+        extras: dict[int, list[tuple[float, int, int]]],
         progress: list[Progress | None],
         matcher: SentenceConstraints | None,
     ) -> list[Candidate]:
@@ -189,9 +194,8 @@ class ConstrainedBeamSearch:
         if matcher is None:  # plain beam search: the top 2K by score
             return [(score, beam, token, None) for score, beam, token in top]
         pool = {(beam, token): score for score, beam, token in top}
-        for (row, token), score in extras.items():
-            if base <= row < base + self.beam_size:
-                pool.setdefault((row - base, token), score)
+        for score, beam, token in extras.get(position, ()):
+            pool.setdefault((beam, token), score)
         found: list[Candidate] = []
         for (beam, token), score in pool.items():
             done = progress[base + beam]
@@ -205,7 +209,7 @@ class ConstrainedBeamSearch:
         step: int,
         alive: list[int],
         top: tuple[torch.Tensor, torch.Tensor, int],
-        extras: dict[tuple[int, int], float],
+        extras: dict[int, list[tuple[float, int, int]]],
         progress: list[Progress | None],
         history: torch.Tensor,
         sentences: _Sentences,
