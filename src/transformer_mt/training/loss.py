@@ -151,3 +151,19 @@ def projection_cross_entropy(
         hidden, weight, targets, smoothing, _compute_dtype(hidden)
     )
     return LossOutput(loss=loss, nll=nll, correct=correct)
+
+
+def logits_cross_entropy(
+    logits: torch.Tensor, targets: torch.Tensor, smoothing: float = 0.0
+) -> LossOutput:
+    """The textbook path on logits ``(N, V)`` already computed, for an output layer with a
+    bias (an imported MarianMT's ``final_logits_bias``), which the fused path has no place for.
+    """
+    logits = logits.float()  # (N, V)
+    loss = torch.nn.functional.cross_entropy(
+        logits, targets, label_smoothing=smoothing, reduction="sum"
+    )
+    with torch.no_grad():
+        nll = torch.nn.functional.cross_entropy(logits, targets, reduction="sum")
+        correct = (logits.argmax(dim=-1) == targets).sum()
+    return LossOutput(loss=loss, nll=nll, correct=correct)

@@ -19,7 +19,11 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from transformer_mt.data.batching import Batch
 from transformer_mt.model.factory import Model
-from transformer_mt.training.loss import LossOutput, projection_cross_entropy
+from transformer_mt.training.loss import (
+    LossOutput,
+    logits_cross_entropy,
+    projection_cross_entropy,
+)
 
 
 def teacher_forced_loss(
@@ -30,6 +34,10 @@ def teacher_forced_loss(
     hidden = model.decode(batch.tgt_in_ids, memory, batch.src_ids)  # (B, T, D)
     real = batch.tgt_out_ids != batch.pad_id  # (B, T)
     # Padding rows never reach the vocabulary projection: that is most of the step's work.
+    if model.output_projection.bias is not None:  # an imported MarianMT's logits bias
+        logits = model.project(hidden[real])  # (N, V)
+        output = logits_cross_entropy(logits, batch.tgt_out_ids[real], label_smoothing)
+        return output, int(real.sum())
     output = projection_cross_entropy(
         hidden[real], model.output_projection.weight, batch.tgt_out_ids[real], label_smoothing
     )  # over (N, D)
