@@ -78,11 +78,18 @@ class VocabularyTokenizer(Tokenizer):
         *,
         specials: SpecialTokens,
         target_language: str | None = None,
+        sizes: tuple[int, int] = (0, 0),
     ) -> None:
+        """``sizes``: the model's (source, target) vocabulary sizes, when larger than the
+        vocabularies' highest id + 1 (ids without a piece)."""
         super().__init__(source_model, target_model, joint=source_vocabulary == target_vocabulary)
         self.source_vocabulary = source_vocabulary
         self.target_vocabulary = target_vocabulary
         self.specials = specials
+        self.sizes = (
+            max(sizes[0], max(source_vocabulary.values()) + 1),
+            max(sizes[1], max(target_vocabulary.values()) + 1),
+        )
         self._source_pieces = {i: piece for piece, i in source_vocabulary.items()}
         self._target_pieces = {i: piece for piece, i in target_vocabulary.items()}
         for name, token in vars(specials).items():
@@ -108,6 +115,7 @@ class VocabularyTokenizer(Tokenizer):
             self.target_vocabulary,
             specials=self.specials,
             target_language=language,
+            sizes=self.sizes,
         )
 
     @property
@@ -117,11 +125,11 @@ class VocabularyTokenizer(Tokenizer):
 
     @property
     def source_vocab_size(self) -> int:
-        return max(self.source_vocabulary.values()) + 1
+        return self.sizes[0]
 
     @property
     def target_vocab_size(self) -> int:
-        return max(self.target_vocabulary.values()) + 1
+        return self.sizes[1]
 
     @property
     def pad_id(self) -> int:
@@ -208,6 +216,7 @@ class VocabularyTokenizer(Tokenizer):
             and self.source_vocabulary == other.source_vocabulary
             and self.target_vocabulary == other.target_vocabulary
             and (self.specials, self.target_language) == (other.specials, other.target_language)
+            and self.sizes == other.sizes
         )
 
     __hash__ = None  # type: ignore[assignment]  # equality by content: not hashable
@@ -269,4 +278,5 @@ def load_vocabulary_tokenizer(directory: Path, manifest: dict[str, Any]) -> Voca
         target_vocabulary,
         specials=SpecialTokens(**manifest["special_tokens"]),
         target_language=manifest.get("target_language"),
+        sizes=(int(manifest["source_vocab_size"]), int(manifest["target_vocab_size"])),
     )

@@ -243,6 +243,15 @@ def read_tokenizer(
         models[0], models[1], source_vocabulary, target_vocabulary, specials=specials
     )
     _check_ids(tokenizer, config, folder.path)
+    # Sized as the model (HF's vocab_size may exceed the vocabulary): every id has an entry.
+    tokenizer = VocabularyTokenizer(
+        models[0],
+        models[1],
+        source_vocabulary,
+        target_vocabulary,
+        specials=specials,
+        sizes=(config.src_vocab_size, config.tgt_vocab_size),
+    )
     languages = tokenizer.target_languages
     if target_language is None and len(languages) > 1:
         shown = ", ".join(languages[:8]) + (", ..." if len(languages) > 8 else "")
