@@ -47,11 +47,11 @@ SETTINGS: dict[str, dict[str, Any]] = {
     "repetition_penalty 1.2": NO_GUARDS | {"repetition_penalty": 1.2},
     "repetition_penalty 1.5": NO_GUARDS | {"repetition_penalty": 1.5},
     "no_repeat_chunk_size 4": NO_GUARDS | {"no_repeat_chunk_size": 4},
-    "no_unseen_doubles": NO_GUARDS | {"no_unseen_doubles": True},
-    "max_token_repeat 2 + no_repeat_chunk_size 4": {"no_unseen_doubles": False},
+    "no_unseen_doubles": NO_GUARDS | {"allow_unseen_doubles": False},
+    "max_token_repeat 2 + no_repeat_chunk_size 4": {"allow_unseen_doubles": True},
     "max_token_repeat 1 + no_repeat_chunk_size 4": {
         "max_token_repeat": 1,
-        "no_unseen_doubles": False,
+        "allow_unseen_doubles": True,
     },
     "max_token_repeat 2 + no_repeat_chunk_size 4 + no_unseen_doubles (default)": {},
     "max_token_repeat 2 + no_repeat_chunk_size 6 + no_unseen_doubles": {"no_repeat_chunk_size": 6},
@@ -121,6 +121,9 @@ def main() -> None:
     parser.add_argument("--long", type=int, default=300, help="pairs in the long-sentence set")
     parser.add_argument("--dtype", default="fp32", choices=["fp32", "bf16", "int8"])
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument(
+        "--rows", nargs="*", type=int, help="measure only these rows of the table (0 = no guard)"
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -139,7 +142,9 @@ def main() -> None:
     print(f"\n| guard | {columns} | doubles BLEU | ΔBLEU test | s |")
     print("|---" * (3 * len(sets) + 1) + "|")
     baseline: float | None = None
-    for name, guard in SETTINGS.items():
+    rows = range(len(SETTINGS)) if args.rows is None else args.rows
+    for row in rows:
+        name, guard = list(SETTINGS.items())[row]
         started = time.perf_counter()
         options = base.replace(**guard)
         results = [measure(translator, test_set, options, doubles) for test_set in sets]
