@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from cli.toy_data import toy_pairs
+from transformer_mt.data.augmentation import Augmentation, augmented
 from transformer_mt.data.cleaning import CleaningOptions
 from transformer_mt.data.preparation import CorpusSource, PrepareOptions, prepare_store
 from transformer_mt.data.store import TokenStore
@@ -96,3 +97,17 @@ def test_nothing_left_after_cleaning_is_a_user_error(tmp_path: Path) -> None:
             report=print,
         )
     assert not (tmp_path / "two").exists()
+
+
+def test_augmentation_adds_the_copies_after_their_pairs(tmp_path: Path) -> None:
+    pairs = [("Hello world.", "你好世界。"), ("Good night!", "晚安！")] * 60
+    pairs = [(f"{s[:-1]} {i}{s[-1]}", f"{t[:-1]}{i}{t[-1]}") for i, (s, t) in enumerate(pairs)]
+    augmentation = Augmentation(unpunctuated=1.0, lowercased=1.0)
+    store = prepare_store(
+        source(pairs), options(augmentation=augmentation), tmp_path / "s", manifest={}, report=print
+    )
+    tokenizer = Tokenizer.load(store.path / "tokenizer")
+    expected = list(augmented(pairs, augmentation))
+    assert len(expected) == 3 * len(pairs) and store.pairs("train") == len(expected)
+    assert decoded(store, "train", "source") == tokenizer.encode_source([s for s, _ in expected])
+    assert decoded(store, "train", "target") == tokenizer.encode_target([t for _, t in expected])

@@ -16,6 +16,7 @@ from typing import Any
 
 from transformer_mt.config import ExperimentConfig, with_absolute_paths
 from transformer_mt.config.experiment import DataConfig
+from transformer_mt.data.augmentation import Augmentation
 from transformer_mt.data.cleaning import CleaningOptions
 from transformer_mt.data.corpus import default_cache_dir, read_pairs
 from transformer_mt.data.pairs import SentencePair
@@ -98,6 +99,8 @@ def store_settings(data: DataConfig, tokenizer: Path | None) -> dict[str, Any]:
         "languages": data.languages,
         "tokenizer_sample": data.tokenizer_sample,
     }
+    if data.augment_unpunctuated or data.augment_lowercased:  # older stores keep their key
+        settings["augment"] = [data.augment_unpunctuated, data.augment_lowercased]
     if tokenizer is not None:
         settings["tokenizer"] = _digest(
             {
@@ -156,6 +159,7 @@ def _options(data: DataConfig, tokenizer: Path | None) -> PrepareOptions:
         joint_vocab=data.joint_vocab,
         tokenizer_sample=data.tokenizer_sample,
         tokenizer_dir=tokenizer,
+        augmentation=Augmentation(data.augment_unpunctuated, data.augment_lowercased),
     )
 
 

@@ -55,6 +55,11 @@ class DataConfig:
     max_ratio: float = 9.0  # "ratio": drop pairs with one side this many times longer (tokens)
     languages: list[str] | None = None  # "language": [source, target] py3langid codes
     tokenizer_sample: int = 1_000_000  # training pairs sampled to train the tokenizer on
+    # Copies of training pairs as users type (data/augmentation.py): this share of the pairs is
+    # added again without the final punctuation (both sides), and this share with the source's
+    # first letter in lower case.
+    augment_unpunctuated: float = 0.0
+    augment_lowercased: float = 0.0
     # Reuse a tokenizer instead of training one: a run directory, its tokenizer/ folder, or
     # SentencePiece model file(s) (one joint .model, or [source.model, target.model]).
     tokenizer: list[str] | str | None = None
@@ -225,6 +230,8 @@ DATA_RANGES = {
     "max_length": AT_LEAST_ONE,
     "max_ratio": Range(1),
     "tokenizer_sample": Range(101),  # SentencePiece needs more than 100 sentences
+    "augment_unpunctuated": FRACTION,
+    "augment_lowercased": FRACTION,
 }
 MODEL_RANGES = {
     "d_model": AT_LEAST_ONE,

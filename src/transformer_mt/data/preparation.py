@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from transformer_mt.data.augmentation import Augmentation, augmented
 from transformer_mt.data.cleaning import (
     FILTERS,
     CleaningOptions,
@@ -65,6 +66,7 @@ class PrepareOptions:
     joint_vocab: bool = True
     tokenizer_sample: int = 1_000_000  # pairs the tokenizer is trained on (a random sample)
     tokenizer_dir: Path | None = None  # an existing tokenizer to use instead of training one
+    augmentation: Augmentation = field(default_factory=Augmentation)  # copies as users type
 
 
 @dataclass
@@ -100,7 +102,11 @@ def prepare_store(
         # The same reading as the scan (same empty-side handling): the same pairs, in order.
         again = source.train(options.cleaning.on("empty"))
         kept = (pair for pair, verdict in zip(again, scan.verdicts, strict=True) if verdict == 0)
+        if options.augmentation.active:
+            kept = augmented(kept, options.augmentation)
         train_pairs = _write_split(writer, "train", kept, tokenizer, scan.report, options)
+        if options.augmentation.active:
+            report(f"prepare: {train_pairs} training pairs with the augmented copies")
         if train_pairs == 0:
             raise UserError(_nothing_left(scan.report, options.cleaning))
         valid_pairs = _write_split(writer, "valid", iter(source.valid), tokenizer, None, options)
