@@ -21,7 +21,6 @@ import torch
 
 from transformer_mt.artifacts.rundir import RunDir
 from transformer_mt.config import TrainingConfig
-from transformer_mt.data.batching import token_budget_batches
 from transformer_mt.model.factory import Model
 from transformer_mt.training.encoded import EncodedCorpus
 from transformer_mt.training.trainer import Trainer
@@ -80,10 +79,9 @@ class Session:
         return self.trainer.config.lr
 
     def _epochs(self, rng: random.Random) -> Iterator[list[int]]:
-        while True:
-            yield from token_budget_batches(
-                self.trainer.lengths, self.trainer.config.max_tokens, rng
-            )
+        while True:  # the trainer's corpus cuts the batches (the same as token_budget_batches)
+            order = self.trainer.train_data.batch_order(self.trainer.config.max_tokens, rng)
+            yield from (batch.tolist() for batch in order)
 
     def run(
         self,

@@ -36,8 +36,10 @@ def test_gzip_tsv_and_gzip_parallel_read_like_plain_files(tmp_path: Path) -> Non
     assert read_pairs(parallel(tmp_path / "b", PAIRS, compressed=True)) == PAIRS
 
 
-def test_gzip_is_recognised_by_content_not_name(tmp_path: Path) -> None:
-    assert read_pairs(str(tsv(tmp_path / "plain-name.tsv", PAIRS, compressed=True))) == PAIRS
+def test_gzip_without_the_gz_name_is_an_error_that_says_so(tmp_path: Path) -> None:
+    path = tsv(tmp_path / "plain-name.tsv", PAIRS, compressed=True)
+    with pytest.raises(DataError, match=r":1: invalid UTF-8 .*looks gzip-compressed: name it"):
+        read_pairs(str(path))
 
 
 def test_several_files_per_split_in_order(tmp_path: Path) -> None:

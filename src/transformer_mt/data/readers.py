@@ -42,6 +42,8 @@ def decode_utf8_line(raw: bytes, path: PathLike, lineno: int) -> str:
         column = len(raw[: error.start].decode("utf-8")) + 1
         bad_byte = raw[error.start]
         problem = f"invalid UTF-8 (byte 0x{bad_byte:02x} at column {column})"
+        if lineno == 1 and raw.startswith(_GZIP_MAGIC):
+            problem += "; it looks gzip-compressed: name it *.gz"
         raise DataError(path, lineno, problem) from None
 
 
@@ -207,13 +209,12 @@ def iter_raw_lines(path: PathLike, *, drop_final_empty: bool) -> Iterator[tuple[
 
 
 def _open_binary(path: PathLike) -> BinaryIO:
-    """The file's bytes; a gzip file (recognised by its first bytes) is decompressed."""
+    """The file's bytes; a ``*.gz`` file is decompressed (by its name: a text file may start
+    with any bytes, and an invalid one must stay an invalid-UTF-8 error naming its line)."""
     try:
-        stream = open(path, "rb")  # noqa: SIM115  (returned open)
-        if stream.peek(2)[:2] != _GZIP_MAGIC:
-            return stream
-        stream.close()
-        return gzip.open(path, "rb")  # type: ignore[return-value]  # a GzipFile reads bytes too
+        if str(path).lower().endswith(".gz"):
+            return gzip.open(path, "rb")  # type: ignore[return-value]  # a GzipFile reads bytes
+        return open(path, "rb")
     except FileNotFoundError:
         raise DataError(path, None, "no such file") from None
     except IsADirectoryError:

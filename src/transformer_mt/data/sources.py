@@ -8,7 +8,7 @@ A split is given in the config as
 - a list of the above, for several files: ``[[a.en, a.zh], [b.tsv], c.tsv.gz]`` (an item that is
   itself a list; a TSV file can be written as a one-item list).
 
-Any file may be gzip-compressed (recognised by its content, whatever its name).
+Any file may be gzip-compressed (named ``*.gz``).
 """
 
 from __future__ import annotations
