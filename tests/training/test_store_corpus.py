@@ -63,3 +63,11 @@ def test_pages_are_released_without_changing_batches(
     indices = np.array([5, 0, 399, 17])
     for _ in range(3):
         assert torch.equal(streamed.batch(indices).src_ids, in_memory.batch(indices).src_ids)
+
+
+def test_lengths_in_chunks_equal_the_whole_difference() -> None:
+    offsets = np.cumsum([0, 3, 0, 7, 1, 70_000, 2, 5])  # one length beyond uint16
+    expected = (np.diff(offsets) + 1).tolist()
+    assert store_corpus._lengths(offsets, chunk=3).tolist() == expected
+    assert store_corpus._lengths(offsets, chunk=3).dtype == np.int32
+    assert store_corpus._lengths(offsets[:4], chunk=2).dtype == np.uint16

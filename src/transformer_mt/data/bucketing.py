@@ -65,16 +65,16 @@ def length_batches(
     """
     count = _checked(source_lengths, target_lengths, max_tokens)
     rank = _cell_rank(source_lengths, target_lengths)  # (N,) rank of (target, source)
+    index = np.int32 if count < 1 << 31 else np.int64  # int32 halves the order's memory
     if rng is None:
-        order = np.argsort(rank, kind="stable")  # (N,) ties keep index order
+        order = np.argsort(rank, kind="stable").astype(index)  # (N,) ties keep index order
     else:
         jitter = np.fromiter((rng.random() for _ in range(count)), np.float64, count)  # (N,)
-        by_jitter = np.argsort(jitter, kind="stable")  # (N,)
+        by_jitter = np.argsort(jitter, kind="stable").astype(index)  # (N,)
         del jitter
         # Stable sort by length after sorting by the tie-break: = lexsort((jitter, src, tgt)).
         order = by_jitter[np.argsort(rank[by_jitter], kind="stable")]  # (N,)
         del by_jitter
-    order = order.astype(np.int32) if count < 1 << 31 else order
     values, counts = _runs(source_lengths, target_lengths)
     bounds = np.append(np.concatenate([[0], run_cuts(values, counts, max_tokens)]), count)
     bounds = bounds if count else np.zeros(1, dtype=np.int64)
@@ -102,8 +102,7 @@ def sorted_sizes(source_lengths: Lengths, target_lengths: Lengths) -> np.ndarray
 def _runs(source_lengths: Lengths, target_lengths: Lengths) -> tuple[np.ndarray, np.ndarray]:
     """The sorted widths as runs: ((R,) width, (R,) sentences), one run per (target, source)
     pair of lengths present (by counting, no sort)."""
-    width = int(source_lengths.max(initial=0)) + 1
-    key = target_lengths.astype(np.int64) * width + source_lengths  # (N,)
+    width, key = _cell_key(source_lengths, target_lengths)  # (N,)
     present, counts = np.unique(key, return_counts=True) if _sparse(key) else _count(key)
     return np.maximum(present // width, present % width), counts
 
@@ -111,15 +110,25 @@ def _runs(source_lengths: Lengths, target_lengths: Lengths) -> tuple[np.ndarray,
 def _cell_rank(source_lengths: Lengths, target_lengths: Lengths) -> np.ndarray:
     """(N,) each sentence's rank among the (target, source) pairs present: a small integer,
     so that a stable sort by it is a radix sort."""
-    width = int(source_lengths.max(initial=0)) + 1
-    key = target_lengths.astype(np.int64) * width + source_lengths  # (N,)
+    _, key = _cell_key(source_lengths, target_lengths)  # (N,)
     if _sparse(key):
         rank = np.unique(key, return_inverse=True)[1]
-    else:
-        present = np.zeros(int(key.max(initial=0)) + 1, dtype=bool)
-        present[key] = True
-        rank = (np.cumsum(present) - 1)[key]
-    return rank.astype(np.uint16) if len(rank) and rank.max() < 1 << 16 else rank
+        return rank.astype(np.uint16) if len(rank) and rank.max() < 1 << 16 else rank
+    present = np.zeros(int(key.max(initial=0)) + 1, dtype=bool)  # (cells,)
+    present[key] = True
+    table = np.cumsum(present) - 1  # (cells,) rank of each cell present
+    return table.astype(np.uint16 if table[-1] < 1 << 16 else np.int64)[key]
+
+
+def _cell_key(source_lengths: Lengths, target_lengths: Lengths) -> tuple[int, np.ndarray]:
+    """``target * width + source`` (N,), in int32 when it fits (it does for any lengths below
+    46,000), built in place: no int64 temporaries of the corpus' size."""
+    width = int(source_lengths.max(initial=0)) + 1
+    largest = (int(target_lengths.max(initial=0)) + 1) * width
+    key = target_lengths.astype(np.int32 if largest < 1 << 31 else np.int64)  # (N,)
+    key *= width
+    key += source_lengths
+    return width, key
 
 
 def _sparse(key: np.ndarray) -> bool:

@@ -22,7 +22,10 @@ from transformer_mt.data.bucketing import BatchOrder, count_batches, length_batc
 from transformer_mt.data.store import TokenStore
 from transformer_mt.data.tokenizer import BOS_ID, EOS_ID, PAD_ID
 
-RELEASE_EVERY = 256  # batches between releases of the mapped pages
+# Batches between releases of the mapped pages. The kernel maps up to 16 cached neighbour pages
+# per fault (fault-around), so pages pile up fast; releasing a mapping with few pages costs
+# microseconds.
+RELEASE_EVERY = 1
 
 
 class StoreCorpus:
@@ -72,11 +75,23 @@ class StoreCorpus:
         )
 
 
-def _lengths(offsets: np.ndarray) -> np.ndarray:
-    """(N,) sentence lengths + 1, in the smallest dtype that holds them."""
-    lengths = np.diff(offsets) + 1  # (N,) int64
-    dtype = np.uint16 if len(lengths) == 0 or lengths.max() < 1 << 16 else np.int32
-    return lengths.astype(dtype)
+def _lengths(offsets: np.ndarray, chunk: int = 1 << 20) -> np.ndarray:
+    """(N,) sentence lengths + 1, in the smallest dtype that holds them; computed a million at
+    a time, so no int64 array of the corpus' size is made."""
+    count = len(offsets) - 1
+    longest = int(np.diff(offsets).max(initial=0)) if count <= chunk else _longest(offsets, chunk)
+    lengths = np.empty(count, dtype=np.uint16 if longest + 1 < 1 << 16 else np.int32)  # (N,)
+    for start in range(0, count, chunk):
+        stop = min(start + chunk, count)
+        lengths[start:stop] = np.diff(offsets[start : stop + 1]) + 1
+    return lengths
+
+
+def _longest(offsets: np.ndarray, chunk: int) -> int:
+    return max(
+        int(np.diff(offsets[start : start + chunk + 1]).max(initial=0))
+        for start in range(0, len(offsets) - 1, chunk)
+    )
 
 
 Gathered = tuple[np.ndarray, np.ndarray, np.ndarray]
