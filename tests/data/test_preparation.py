@@ -111,3 +111,13 @@ def test_augmentation_adds_the_copies_after_their_pairs(tmp_path: Path) -> None:
     assert len(expected) == 3 * len(pairs) and store.pairs("train") == len(expected)
     assert decoded(store, "train", "source") == tokenizer.encode_source([s for s, _ in expected])
     assert decoded(store, "train", "target") == tokenizer.encode_target([t for _, t in expected])
+
+
+def test_tokenizer_is_the_one_train_trained_before_on_a_split_below_the_sample(
+    tmp_path: Path,
+) -> None:
+    # The sample is then the whole split in order: the tokenizer of the in-memory path.
+    only_length = options(cleaning=CleaningOptions(filters=("length",), max_length=32))
+    store = prepare_store(source(GOOD), only_length, tmp_path / "store", manifest={}, report=print)
+    before = Tokenizer.train(GOOD, tmp_path / "before", vocab_size=360, report=print)
+    assert Tokenizer.load(store.path / "tokenizer") == before
