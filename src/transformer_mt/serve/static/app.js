@@ -132,26 +132,38 @@ function splitWords(text) {
   return words;
 }
 
-// The word alignment as lines between source words (top) and target words (bottom).
+// The word alignment as lines between source words (top) and target words (bottom); each word
+// gets a slot as wide as its text.
+function wordCenters(words) {
+  const centers = [];
+  let x = 10;
+  for (const word of words) {
+    const width = Math.max(30, 9 * [...word].length + 14);
+    centers.push(x + width / 2);
+    x += width;
+  }
+  return { centers, width: x + 10 };
+}
+
 function wordAlignment(sourceWords, targetWords, pairs) {
-  const step = 46;
-  const width = 20 + step * Math.max(sourceWords.length, targetWords.length, 1);
+  const top = wordCenters(sourceWords);
+  const bottom = wordCenters(targetWords);
+  const width = Math.max(top.width, bottom.width);
   const height = 150;
   const svg = svgElement("svg", { width, height, viewBox: `0 0 ${width} ${height}`, role: "img" });
   svg.append(svgElement("title", {}, "word alignment"));
-  const x = (index) => 10 + step * index + step / 2;
   for (const [i, j] of pairs) {
     const line = svgElement("line", {
-      x1: x(i), y1: 30, x2: x(j), y2: 118, class: "link",
+      x1: top.centers[i], y1: 30, x2: bottom.centers[j], y2: 118, class: "link",
     });
     line.append(svgElement("title", {}, `${i}-${j}: ${sourceWords[i]} → ${targetWords[j]}`));
     svg.append(line);
   }
   sourceWords.forEach((word, i) => {
-    svg.append(svgElement("text", { x: x(i), y: 20, class: "source-word" }, word));
+    svg.append(svgElement("text", { x: top.centers[i], y: 20, class: "source-word" }, word));
   });
   targetWords.forEach((word, j) => {
-    svg.append(svgElement("text", { x: x(j), y: 138, class: "target-word" }, word));
+    svg.append(svgElement("text", { x: bottom.centers[j], y: 138, class: "target-word" }, word));
   });
   return svg;
 }
