@@ -207,10 +207,10 @@ class Translator:
             return None
         controls = encode_controls(self.target_vocabulary, len(sentences), prefixes, constraints)
         encoded, _ = self.encode_sources(sentences)
+        config = self.model.config
+        padded = pad_sequences([ids or [config.eos_id] for ids in encoded], config.pad_id)
         limits = self.output_limits(
-            pad_sequences([ids or [self.model.config.eos_id] for ids in encoded], 0),
-            options.max_length_ratio,
-            options.max_length_offset,
+            padded, options.max_length_ratio, options.max_length_offset
         ).tolist()
         check_controls(controls, limits, beam_size=options.beam_size, sample=options.sample)
         return controls
