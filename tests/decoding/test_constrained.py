@@ -191,3 +191,14 @@ def test_guards_still_apply_outside_the_terms() -> None:
     [found] = search(strategy, 1, 6, controls([()], [["ba"]]))
     for hypothesis in found:
         assert (A, A) not in set(itertools.pairwise(hypothesis.tokens))
+
+
+def test_one_text_in_two_segmentations_is_listed_once() -> None:
+    # C spells "ab" here: A B E and C E write the same text, "ab", which meets the term "ab".
+    spelled = [b"", b"", b"", b"", b"a", b"b", b"ab"]
+    given = OutputControls(((),), ((Term("ab", b"ab", ((A, B), (B,))),),), spelled)
+    strategy = ConstrainedBeamSearch(beam_size=3, n_best=3)
+    [found] = search(strategy, 1, 3, given)
+    texts = [b"".join(spelled[t] for t in h.tokens) for h in found]
+    assert texts.count(b"ab") == 1 and len(set(texts)) == len(texts)
+    assert all(b"ab" in text for text in texts)

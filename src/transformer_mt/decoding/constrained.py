@@ -12,7 +12,8 @@ finishing rules, KV cache and batch), with per-sentence :class:`OutputControls`:
   is allowed only once every term appeared; a term's tokens are never blocked by a guard; when
   the output limit leaves just enough tokens for the missing terms, only their tokens are
   allowed (so every output contains every term). Finished hypotheses that met every term rank
-  before any that did not (possible only at the limit).
+  before any that did not (possible only at the limit), and a text reached in two
+  segmentations is listed once.
 
 A sentence without controls is decoded exactly as :class:`BeamSearch` decodes it, whatever else
 is in the batch. Beam size must exceed the number of terms (else DBA degenerates to writing the
@@ -23,6 +24,7 @@ Shape letters: A sentences still decoding, K beams, V target vocabulary, L token
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -121,9 +123,21 @@ class ConstrainedBeamSearch:
                 break
             live.advance(selected, beams)
         return [
-            [hyp for _, hyp in sorted(found, key=lambda f: (not f[0], -f[1].score))][: self.n_best]
-            for found in sentences.finished
+            self._ranked(found, controls.token_bytes if matcher else None)
+            for found, matcher in zip(sentences.finished, matchers, strict=True)
         ]
+
+    def _ranked(
+        self, found: list[tuple[bool, Hypothesis]], token_bytes: Sequence[bytes] | None
+    ) -> list[Hypothesis]:
+        """The ``n_best`` best, those that met every term first. With terms (``token_bytes``
+        given), one text is listed once: the term's own tokens and the model's may spell the
+        same output in two segmentations."""
+        ranked = [hyp for _, hyp in sorted(found, key=lambda f: (not f[0], -f[1].score))]
+        if token_bytes is not None:
+            texts = [b"".join(token_bytes[t] for t in hyp.tokens) for hyp in ranked]
+            ranked = [hyp for i, hyp in enumerate(ranked) if texts[i] not in texts[:i]]
+        return ranked[: self.n_best]
 
     def _masks(
         self, step: int, alive: list[int], progress: list[Progress | None], sentences: _Sentences
