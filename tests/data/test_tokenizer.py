@@ -94,7 +94,11 @@ def test_load_equals_trained(trained: tuple[Tokenizer, Path]) -> None:
 
 def test_joint_directory_layout(trained: tuple[Tokenizer, Path]) -> None:
     _, directory = trained
-    assert sorted(path.name for path in directory.iterdir()) == ["spm.model", "tokenizer.json"]
+    assert sorted(path.name for path in directory.iterdir()) == [
+        "spm.model",
+        "target-doubles.tsv",
+        "tokenizer.json",
+    ]
     manifest = json.loads((directory / "tokenizer.json").read_text(encoding="utf-8"))
     assert manifest["joint"] is True
     assert manifest["source_model"] == manifest["target_model"] == "spm.model"
@@ -111,6 +115,7 @@ def test_separate_models(tmp_path: Path) -> None:
     assert not tokenizer.joint
     assert sorted(path.name for path in tmp_path.iterdir()) == [
         "source.model",
+        "target-doubles.tsv",
         "target.model",
         "tokenizer.json",
     ]
