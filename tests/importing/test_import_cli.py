@@ -56,6 +56,28 @@ def test_the_language_token_starts_every_source(run: Path, folder: Path) -> None
     assert own == [vocabulary[">>yue_Hans<<"], *ids[1:]]
 
 
+def test_the_target_language_is_chosen_at_load_time(run: Path, folder: Path) -> None:
+    vocabulary = json.loads((folder / "vocab.json").read_text())
+    chosen = Translator.load(run, target_language="yue_Hans")
+    (ids,), _ = chosen.encode_sources(["Hello."])
+    assert ids[0] == vocabulary[">>yue_Hans<<"]
+    expected = Translator.load(run).translate([f">>yue_Hans<< {s}" for s in SOURCES[:5]])
+    result = invoke(
+        ["translate", str(run), "--target-language", "yue_Hans"], stdin="\n".join(SOURCES[:5])
+    )
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines() == expected
+    result = invoke(["translate", str(run), "--target-language", "xx"], stdin="Hello.")
+    assert_user_error(result, ">>xx<<", "not in the vocabulary")
+
+
+def test_a_model_without_language_tokens_refuses_a_target_language(tmp_path: Path) -> None:
+    folder = write_marian_folder(tmp_path / "hf", MarianSpec(languages=()))
+    invoke(["import-hf", str(folder), str(tmp_path / "run")])
+    result = invoke(["translate", str(tmp_path / "run"), "--target-language", "cmn_Hans"])
+    assert_user_error(result, "no target-language tokens")
+
+
 def test_translate_evaluate_check_and_export(run: Path, tmp_path: Path) -> None:
     result = invoke(["translate", str(run), "--beam-size", "2"], stdin="\n".join(SOURCES[:5]))
     assert result.exit_code == 0, (result.stderr, result.exception)

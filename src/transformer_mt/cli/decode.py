@@ -26,9 +26,9 @@ def decoding_flags(
     *, exclude: tuple[str, ...] = (), defaults_from: str = ""
 ) -> Callable[[Callable[..., Any]], Any]:
     """Decorate a command with a ``--flag`` per :class:`DecodingOptions` field (and the
-    loading options --device, --weights, --dtype). Unset flags arrive as None: see
-    :func:`options_from_flags`. ``defaults_from`` names where unset options come from, when
-    not from DecodingOptions' defaults."""
+    loading options --device, --weights, --dtype, --target-language). Unset flags arrive as
+    None: see :func:`options_from_flags`. ``defaults_from`` names where unset options come
+    from, when not from DecodingOptions' defaults."""
 
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
         options = [
@@ -49,6 +49,12 @@ def decoding_flags(
                 default="fp32",
                 show_default=True,
                 help="Weights in fp32, bf16, or int8 (dynamically quantized linear layers, CPU).",
+            ),
+            click.option(
+                "--target-language",
+                metavar="LANG",
+                help="A multi-target model's output language (e.g. cmn_Hans): its >>LANG<< "
+                "token starts every source (imported models such as opus-mt-en-mul).",
             ),
         ]
         for option in reversed(options):
@@ -205,7 +211,11 @@ def translate(
             "--document translates sentence by sentence: no --prefix, --constraints or --alignments"
         )
     translator = Translator.load(
-        run_dir, device=flags["device"], weights=flags["weights"], dtype=flags["dtype"]
+        run_dir,
+        device=flags["device"],
+        weights=flags["weights"],
+        dtype=flags["dtype"],
+        target_language=flags["target_language"],
     )
     # Always UTF-8, whatever the terminal's locale: Chinese output must never fail to encode.
     out = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="\n", write_through=False)
@@ -298,6 +308,7 @@ def evaluate(
         device=flags["device"],
         weights=flags["weights"],
         dtype=flags["dtype"],
+        target_language=flags["target_language"],
         options=options,
         report=lambda message: click.echo(message, err=True),
     )

@@ -16,6 +16,11 @@ from transformer_mt.ranges import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, Range
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, help="Port to listen on (0: any free).")
 @click.option("--device", default="cpu", show_default=True, help="cpu | cuda | auto.")
+@click.option(
+    "--target-language",
+    metavar="LANG",
+    help="A multi-target model's output language (e.g. cmn_Hans; imported models).",
+)
 @click.option("--threads", type=int, default=None, help="Torch threads (default: all cores).")
 @click.option("--max-chars", default=1000, show_default=True, help="Characters per sentence.")
 @click.option("--max-sentences", default=64, show_default=True, help="Sentences per request.")
@@ -46,6 +51,7 @@ def serve(
     host: str,
     port: int,
     device: str,
+    target_language: str | None,
     threads: int | None,
     max_chars: int,
     max_sentences: int,
@@ -95,7 +101,7 @@ def serve(
             raise UserError(f"{flag} {problem}")
     check_listen_address(host, port)  # before the model loads: a taken port fails at once
     configure_cpu(threads)
-    translator = Translator.load(run_dir, device=device)
+    translator = Translator.load(run_dir, device=device, target_language=target_language)
     app = create_app(
         translator,
         limits=limits,

@@ -55,12 +55,15 @@ def evaluate_run(
     device: str = "cpu",
     weights: str | None = None,
     dtype: str = "fp32",
+    target_language: str | None = None,
     options: DecodingOptions | None = None,
     report: Callable[[str], None] = print,
 ) -> Scores:
     """Translate, score with sacreBLEU, and record the result in the run directory."""
     configure_cpu(None)
-    translator = Translator.load(run_dir, device=device, weights=weights, dtype=dtype)
+    translator = Translator.load(
+        run_dir, device=device, weights=weights, dtype=dtype, target_language=target_language
+    )
     sources, references = file_pairs(*files) if files else split_pairs(run_dir, split, report)
     options = options or DecodingOptions()
     precision = "" if dtype == "fp32" else f", {dtype}"

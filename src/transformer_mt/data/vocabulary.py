@@ -280,3 +280,18 @@ def load_vocabulary_tokenizer(directory: Path, manifest: dict[str, Any]) -> Voca
         target_language=manifest.get("target_language"),
         sizes=(int(manifest["source_vocab_size"]), int(manifest["target_vocab_size"])),
     )
+
+
+def for_target_language(tokenizer: Tokenizer, language: str) -> Tokenizer:
+    """``tokenizer`` adding ``language``'s token (``cmn_Hans`` or ``>>cmn_Hans<<``) to every
+    source: a multi-target model's choice of output language.
+
+    Raises:
+        UserError: the model has no target-language tokens, or not this one.
+    """
+    if not isinstance(tokenizer, VocabularyTokenizer) or not tokenizer.target_languages:
+        raise UserError(
+            f"target language {language}: this model has no target-language tokens "
+            "(only imported multi-target models such as opus-mt-en-mul have)"
+        )
+    return tokenizer.with_target_language(language)

@@ -20,6 +20,7 @@ from transformer_mt.artifacts.weights import load_model
 from transformer_mt.config.decoding import DecodingOptions
 from transformer_mt.data.batching import Batch, pad_sequences, token_budget_batches
 from transformer_mt.data.tokenizer import Tokenizer
+from transformer_mt.data.vocabulary import for_target_language
 from transformer_mt.decoding.alignment import Aligner, Alignment
 from transformer_mt.decoding.beam import BeamSearch
 from transformer_mt.decoding.constrained import ConstrainedBeamSearch
@@ -103,13 +104,17 @@ class Translator:
         device: str = "cpu",
         weights: str | Path | None = None,
         dtype: str = "fp32",
+        target_language: str | None = None,
     ) -> Translator:
-        """Load the model, tokenizer and best weights of a run directory."""
+        """Load the model, tokenizer and best weights of a run directory; ``target_language``
+        (``cmn_Hans`` or ``>>cmn_Hans<<``) chooses a multi-target model's output language."""
         run = RunDir(Path(run_dir))
         model = load_model(
             run.read_model_config(), Path(weights) if weights else run.require_weights()
         )
         tokenizer = Tokenizer.load(run.tokenizer_dir)
+        if target_language is not None:  # a multi-target model's output language
+            tokenizer = for_target_language(tokenizer, target_language)
         # The model is this translator's own: it can take the fast inference path.
         return cls(model, tokenizer, resolve_device(device), dtype=dtype, fast=True)
 
