@@ -68,6 +68,8 @@ def test_pages_are_released_without_changing_batches(
 def test_lengths_in_chunks_equal_the_whole_difference() -> None:
     offsets = np.cumsum([0, 3, 0, 7, 1, 70_000, 2, 5])  # one length beyond uint16
     expected = (np.diff(offsets) + 1).tolist()
-    assert store_corpus._lengths(offsets, chunk=3).tolist() == expected
-    assert store_corpus._lengths(offsets, chunk=3).dtype == np.int32
+    released: list[int] = []
+    lengths = store_corpus._lengths(offsets, lambda: released.append(1), chunk=3)
+    assert lengths.tolist() == expected and lengths.dtype == np.int32
+    assert len(released) == 6  # after each of 3 chunks, twice (longest, then lengths)
     assert store_corpus._lengths(offsets[:4], chunk=2).dtype == np.uint16

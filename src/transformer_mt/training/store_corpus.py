@@ -13,6 +13,7 @@ Shape letters: N sentences in the split, B sentences in a batch, L longest side 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -40,9 +41,9 @@ class StoreCorpus:
         self.pad_id, self.bos_id, self.eos_id = special_ids or (PAD_ID, BOS_ID, EOS_ID)
         self._source = store.ids(split, "source")  # ((T,) ids, (N + 1,) offsets)
         self._target = store.ids(split, "target")
-        self.source_lengths = _lengths(self._source[1])  # (N,) with </s>
-        self.target_lengths = _lengths(self._target[1])  # (N,) with the shifted special
-        store.release_pages()  # the offsets were read whole for the lengths
+        # The offsets are read whole for the lengths: their pages are released chunk by chunk.
+        self.source_lengths = _lengths(self._source[1], store.release_pages)  # (N,) with </s>
+        self.target_lengths = _lengths(self._target[1], store.release_pages)  # (N,)
         self._batches_read = 0
 
     def __len__(self) -> int:
@@ -75,23 +76,23 @@ class StoreCorpus:
         )
 
 
-def _lengths(offsets: np.ndarray, chunk: int = 1 << 20) -> np.ndarray:
+def _lengths(
+    offsets: np.ndarray, release: Callable[[], None] = lambda: None, chunk: int = 1 << 20
+) -> np.ndarray:
     """(N,) sentence lengths + 1, in the smallest dtype that holds them; computed a million at
-    a time, so no int64 array of the corpus' size is made."""
+    a time (``release`` is called after each), so neither an int64 array of the corpus' size
+    nor the mapped offsets stay in memory."""
     count = len(offsets) - 1
-    longest = int(np.diff(offsets).max(initial=0)) if count <= chunk else _longest(offsets, chunk)
+    longest = 0
+    for start in range(0, count, chunk):
+        longest = max(longest, int(np.diff(offsets[start : start + chunk + 1]).max(initial=0)))
+        release()
     lengths = np.empty(count, dtype=np.uint16 if longest + 1 < 1 << 16 else np.int32)  # (N,)
     for start in range(0, count, chunk):
         stop = min(start + chunk, count)
         lengths[start:stop] = np.diff(offsets[start : stop + 1]) + 1
+        release()
     return lengths
-
-
-def _longest(offsets: np.ndarray, chunk: int) -> int:
-    return max(
-        int(np.diff(offsets[start : start + chunk + 1]).max(initial=0))
-        for start in range(0, len(offsets) - 1, chunk)
-    )
 
 
 Gathered = tuple[np.ndarray, np.ndarray, np.ndarray]
