@@ -163,15 +163,17 @@ def test_a_sentence_without_controls_decodes_as_plain_beam_search() -> None:
     assert mixed[0][0].tokens[0] == B and C in mixed[0][0].tokens
 
 
-@pytest.mark.parametrize("beam_size", [2, 3, 5])
+TERM_SETS = [["c"], ["ab"], ["cc", "b"], ["aaa"], ["bab", "ca"], ["abc", "c"]]
+
+
 @pytest.mark.parametrize(
-    "terms", [["c"], ["ab"], ["cc", "b"], ["aaa"], ["bab", "ca"], ["abc", "c"]]
+    ("beam_size", "terms"),
+    # Every beam that exceeds the number of terms (a smaller one is refused: test_output_control).
+    [(beam, terms) for beam in (2, 3, 5) for terms in TERM_SETS if beam > len(terms)],
 )
 def test_every_output_holds_every_term_and_its_scripted_score(
     beam_size: int, terms: list[str]
 ) -> None:
-    if beam_size <= len(terms):
-        pytest.skip("the beam must exceed the terms")
     # Guards that would block "aaa" and "bab"'s repeats mid-term: terms are exempt.
     guard = RepetitionGuard(max_token_repeat=1, no_repeat_ngram_size=2)
     strategy = ConstrainedBeamSearch(beam_size=beam_size, n_best=beam_size, guard=guard)
