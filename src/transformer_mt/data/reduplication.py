@@ -23,22 +23,28 @@ from transformer_mt.errors import DataError
 
 DOUBLES_FILE = "target-doubles.tsv"  # in the tokenizer directory: character<TAB>count lines
 
-# A CJK ideograph (unified, extension A, compatibility) written twice in a row.
-_DOUBLED = re.compile(r"([\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff])\1")
+_IDEOGRAPH = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # CJK unified, extension A, compatibility
+_DOUBLED = re.compile(f"([{_IDEOGRAPH}])\\1")  # an ideograph written twice in a row
+_IS_IDEOGRAPH = re.compile(f"[{_IDEOGRAPH}]")
 
 
-def doubled_characters(texts: Iterable[str]) -> Counter[str]:
-    """How often each CJK character occurs doubled in ``texts`` (spaces between them ignored:
-    a tokenized "妈 妈" is still a double)."""
-    counts: Counter[str] = Counter()
-    for text in texts:
-        counts.update(match.group(1) for match in _DOUBLED.finditer("".join(text.split())))
-    return counts
+def is_ideograph(char: str) -> bool:
+    """Whether ``char`` is a CJK ideograph: the characters whose doubles are counted."""
+    return _IS_IDEOGRAPH.fullmatch(char) is not None
 
 
 def doubles_in(text: str) -> list[str]:
-    """The characters ``text`` doubles, in order (one entry per double)."""
+    """The characters ``text`` doubles, in order (one entry per double; spaces between them
+    ignored: a tokenized "妈 妈" is still a double)."""
     return [match.group(1) for match in _DOUBLED.finditer("".join(text.split()))]
+
+
+def doubled_characters(texts: Iterable[str]) -> Counter[str]:
+    """How often each CJK character occurs doubled in ``texts``."""
+    counts: Counter[str] = Counter()
+    for text in texts:
+        counts.update(doubles_in(text))
+    return counts
 
 
 def write_doubles(directory: Path, counts: Counter[str]) -> Path:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
-from transformer_mt.data.reduplication import doubled_characters
+from transformer_mt.data.reduplication import is_ideograph
 from transformer_mt.data.tokenizer import Tokenizer
 
 WORD_START = "\u2581"  # SentencePiece's mark of a piece that starts a word
@@ -63,7 +63,7 @@ class DoubleTable:
 
 def _doubles(char: str, allowed: Set[str]) -> bool:
     """Whether writing ``char`` twice is a double the table must police (CJK only)."""
-    return char not in allowed and bool(doubled_characters([char + char]))
+    return char not in allowed and is_ideograph(char)
 
 
 def double_table(tokenizer: Tokenizer) -> DoubleTable | None:
