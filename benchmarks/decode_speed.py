@@ -99,6 +99,17 @@ class ForcedLength:
         logits[:, self.config.eos_id] = float("-inf")
         return logits, cache
 
+    def step_log_probs(
+        self, tokens: torch.Tensor, cache: DecoderCache
+    ) -> tuple[torch.Tensor, DecoderCache]:
+        """The model's own log-softmax step where it has one (the search's usual path)."""
+        if not hasattr(self.model, "step_log_probs"):
+            logits, cache = self.decode_step(tokens, cache)
+            return logits.float().log_softmax(dim=-1), cache
+        log_probs, cache = self.model.step_log_probs(tokens, cache)
+        log_probs[:, self.config.eos_id] = float("-inf")
+        return log_probs, cache
+
 
 Decoder = Callable[[torch.Tensor, int, int], None]  # (src_ids, beams, length)
 

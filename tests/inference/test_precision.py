@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -12,6 +15,8 @@ from transformer_mt.decoding.translator import Translator
 from transformer_mt.errors import UserError
 from transformer_mt.inference import linear
 from transformer_mt.inference.linear import Int8Linear, PackedLinear, packing_available
+from transformer_mt.inference.native import build
+from transformer_mt.inference.native.linear import NativeInt8Linear
 from transformer_mt.model.attention import MultiHeadAttention
 from transformer_mt.model.factory import build_model
 
@@ -27,12 +32,24 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Translator, lis
     return translator, translator.translate(SOURCES, beam_size=4)
 
 
-@pytest.mark.parametrize("dtype", ["bf16", "int8"])
-def test_outputs_and_scores_stay_close_to_fp32(
-    reference: tuple[Translator, list[str]], dtype: str, tmp_path_factory: pytest.TempPathFactory
+@pytest.fixture(params=["native", "python"])
+def int8_kernels(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """int8 on the native kernels (skipped where they cannot be built), or on PyTorch's."""
+    build.native_ops.cache_clear()
+    if request.param == "python":
+        monkeypatch.setenv("TRANSFORMER_MT_NATIVE", "0")
+    elif build.native_ops() is None:
+        pytest.skip(f"{build.unavailable_reason()}")
+    yield request.param
+    monkeypatch.undo()
+    build.native_ops.cache_clear()
+
+
+def assert_close_to_fp32(
+    reference: tuple[Translator, list[str]], dtype: str, run_dir: Path
 ) -> None:
     fp32, expected = reference
-    translator = Translator.load(trained_toy_run(tmp_path_factory).run_dir, dtype=dtype)
+    translator = Translator.load(run_dir, dtype=dtype)
     same, tolerance = BOUNDS[dtype]
     outputs = translator.translate(SOURCES, beam_size=4)
     assert sum(a == b for a, b in zip(outputs, expected, strict=True)) >= same * len(SOURCES)
@@ -41,17 +58,35 @@ def test_outputs_and_scores_stay_close_to_fp32(
     assert ((got - want).abs() / want.abs()).max() < tolerance
 
 
-def test_modes_convert_the_weights(tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_bf16_outputs_and_scores_stay_close_to_fp32(
+    reference: tuple[Translator, list[str]], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    assert_close_to_fp32(reference, "bf16", trained_toy_run(tmp_path_factory).run_dir)
+
+
+def test_int8_outputs_and_scores_stay_close_to_fp32(
+    reference: tuple[Translator, list[str]],
+    int8_kernels: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    assert_close_to_fp32(reference, "int8", trained_toy_run(tmp_path_factory).run_dir)
+
+
+def test_modes_convert_the_weights(
+    tmp_path_factory: pytest.TempPathFactory, int8_kernels: str
+) -> None:
     run_dir = trained_toy_run(tmp_path_factory).run_dir
     bf16 = Translator.load(run_dir, dtype="bf16").model
     assert {p.dtype for p in bf16.parameters()} == {torch.bfloat16}
     int8 = Translator.load(run_dir, dtype="int8").model
-    quantized = [m for m in int8.modules() if isinstance(m, Int8Linear)]
+    kind = NativeInt8Linear if int8_kernels == "native" else Int8Linear
+    quantized = [m for m in int8.modules() if isinstance(m, kind)]
     plain = [m for m in int8.modules() if isinstance(m, torch.nn.Linear)]
     assert quantized and not plain
     attention = [m for m in int8.modules() if isinstance(m, MultiHeadAttention)]
-    fused = [m for m in attention if isinstance(m.qkv_proj, Int8Linear)]
+    fused = [m for m in attention if isinstance(m.qkv_proj, kind)]
     assert len(fused) == len(attention) // 3 * 2  # every self-attention; cross stays apart
+    assert (getattr(int8, "native_step", None) is not None) == (int8_kernels == "native")
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])

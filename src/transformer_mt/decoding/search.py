@@ -32,7 +32,9 @@ from transformer_mt.model.config import TransformerConfig
 
 
 class StepModel(Protocol):
-    """What a search needs from a model (``Transformer`` satisfies it)."""
+    """What a search needs from a model (``Transformer`` satisfies it). A model may also offer
+    ``step_log_probs(tokens, cache)``: ``decode_step`` with the log-softmax ``(A, V)`` already
+    taken, in fp32 and in a new tensor (the inference model does, in one native call)."""
 
     config: TransformerConfig
 
@@ -68,8 +70,12 @@ def next_token_log_probs(
     ``-inf`` for the ``blocked`` tokens (never chosen; the others keep their probabilities) and
     the repetition ``guard`` applied given each row's tokens so far, ``history (A, L)``, except
     to the ``exempt`` tokens ``(A, V)`` (forced ones)."""
-    logits, cache = model.decode_step(tokens, cache)  # (A, V)
-    log_probs = logits.float().log_softmax(dim=-1)  # (A, V), a new tensor: set in place
+    step_log_probs = getattr(model, "step_log_probs", None)  # optional: see StepModel
+    if step_log_probs is not None:
+        log_probs, cache = step_log_probs(tokens, cache)  # (A, V), a new tensor
+    else:
+        logits, cache = model.decode_step(tokens, cache)  # (A, V)
+        log_probs = logits.float().log_softmax(dim=-1)  # (A, V), a new tensor: set in place
     log_probs[:, blocked] = float("-inf")
     if guard is not None and guard.active and history is not None:
         guard.apply(log_probs, history, exempt)

@@ -3,9 +3,12 @@
 * ``fp32``: the weights as trained.
 * ``bf16``: every weight converted to bfloat16 once (no per-call autocast casts); logits are
   turned back to fp32 before the softmax, so scores and search stay in fp32.
-* ``int8``: PyTorch's dynamic quantization of ``nn.Linear`` (weights int8 per tensor,
-  activations quantized per call); CPU only. Embeddings and LayerNorms stay fp32. Large
-  batches keep the attention cache in bf16. int8 always takes the fast path.
+* ``int8`` (CPU only; always the fast path): where the native kernel is built
+  (:mod:`.native`), every ``nn.Linear`` becomes int8 per output channel with each input row
+  quantized on its own, and the decoder step runs as one native call; elsewhere PyTorch's
+  dynamic quantization (fbgemm: weights int8 per tensor, activations per call), with large
+  attention caches in bf16 where the CPU multiplies bf16 natively. Embeddings and LayerNorms
+  stay fp32.
 * ``fast`` (any format, for a model handed over to inference): attention modules become
   :class:`~.attention.FastAttention` (self-attention Q/K/V fused), the Transformer becomes an
   :class:`~.model.InferenceTransformer`, and on the CPU fp32/bf16 linear layers become
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
+from functools import partial
 
 import torch
 from torch import nn
@@ -24,9 +28,13 @@ from transformer_mt.errors import UserError
 from transformer_mt.inference.attention import FastAttention
 from transformer_mt.inference.linear import Int8Linear, PackedLinear, packing_available
 from transformer_mt.inference.model import InferenceTransformer
+from transformer_mt.inference.native.build import native_ops
+from transformer_mt.inference.native.linear import NativeInt8Linear
+from transformer_mt.inference.native.step import NativeStep
 from transformer_mt.model.attention import MultiHeadAttention
 from transformer_mt.model.layers import DecoderLayer, EncoderLayer
 from transformer_mt.model.transformer import Transformer
+from transformer_mt.runtime import fast_bf16_cpu
 
 DTYPES = ("fp32", "bf16", "int8")
 
@@ -48,13 +56,24 @@ def convert_for_inference(
     if not fast and dtype != "int8":
         return model
     _use_fast_attention(model)
+    native = None
     if dtype == "int8":
-        _quantize(model)
+        ops = native_ops()
+        if ops is not None:  # per-channel int8 weights, each input row quantized on its own
+            _swap_linears(
+                model, lambda child: type(child) is nn.Linear, partial(NativeInt8Linear, ops=ops)
+            )
+            native = NativeStep.create(model)
+        else:
+            _quantize(model)
     elif device.type == "cpu" and packing_available(_weight_dtype(model)):
         _swap_linears(model, lambda child: type(child) is nn.Linear, PackedLinear)
     if isinstance(model, Transformer):
-        # Large int8 caches in bf16: half the memory traffic.
-        InferenceTransformer.convert(model, torch.bfloat16 if dtype == "int8" else None)
+        # Large int8 caches in bf16 where the CPU multiplies bf16 natively: half the memory
+        # traffic. The native step keeps fp32 caches.
+        low = dtype == "int8" and native is None and fast_bf16_cpu()
+        inference = InferenceTransformer.convert(model, torch.bfloat16 if low else None)
+        inference.native_step = native
     return model
 
 

@@ -5,7 +5,7 @@ Shape letters: A sentences, N beams, S source length, D model width, V target vo
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -30,6 +30,8 @@ class InferenceTransformer(Transformer):
     summation order). Made from a trained model by :meth:`convert`."""
 
     cache_dtype: torch.dtype | None = None  # dtype of large caches' keys and values
+    # The whole decoder step as one native call (int8 models where it is built), else None.
+    native_step: Any = None
     _transposed: tuple[int, int, torch.Tensor] | None = None  # (data_ptr, version, (D, V))
 
     @classmethod
@@ -54,6 +56,24 @@ class InferenceTransformer(Transformer):
                 layer.cross_keys = layer.cross_keys.to(self.cache_dtype)
                 layer.cross_values = layer.cross_values.to(self.cache_dtype)
         return cache
+
+    def decode_step(
+        self, tokens: torch.Tensor, cache: DecoderCache
+    ) -> tuple[torch.Tensor, DecoderCache]:
+        """As :meth:`Transformer.decode_step`, by the native step when the model has one."""
+        if self.native_step is None:
+            return super().decode_step(tokens, cache)
+        return self.native_step(tokens, cache), cache
+
+    def step_log_probs(
+        self, tokens: torch.Tensor, cache: DecoderCache
+    ) -> tuple[torch.Tensor, DecoderCache]:
+        """:meth:`decode_step` followed by the log-softmax ``(R, V)`` in fp32 (in the native
+        step's same call where it has one)."""
+        if self.native_step is None:
+            logits, cache = super().decode_step(tokens, cache)
+            return logits.float().log_softmax(dim=-1), cache
+        return self.native_step(tokens, cache, log_probs=True), cache
 
     def project(self, hidden: torch.Tensor) -> torch.Tensor:
         """Logits ``(.., V)``; a few fp32 rows on the CPU through the transposed copy."""

@@ -32,6 +32,17 @@ class LayerCache:
     self_values: torch.Tensor | None = None  # (A, H, C, N, K)
     capacity: int = 0  # positions to allocate at the first step (0: grow as needed)
 
+    def reserve(self, position: int, beams: int) -> None:
+        """Make room for ``position`` in the self-attention buffers of ``beams`` beams per
+        sentence (allocated at the first step, in the cross-attention keys' dtype)."""
+        if self.self_keys is None or self.self_values is None:
+            sentences, heads, _, width = self.cross_keys.shape
+            shape = (sentences, heads, max(self.capacity, position + 1), beams, width)
+            self.self_keys = self.cross_keys.new_empty(shape)  # (A, H, C, N, K)
+            self.self_values = self.cross_keys.new_empty(shape)
+        self.self_keys = _with_room(self.self_keys, position)
+        self.self_values = _with_room(self.self_values, position)
+
     def append(
         self, keys: torch.Tensor, values: torch.Tensor, position: int
     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -39,12 +50,8 @@ class LayerCache:
         sentence so far, position-major: views ``(A, H, (L+1) * N, K)``."""
         sentences = self.cross_keys.shape[0]
         new_keys, new_values = group_beams(keys, sentences), group_beams(values, sentences)
-        if self.self_keys is None or self.self_values is None:
-            capacity, dtype = max(self.capacity, position + 1), self.cross_keys.dtype
-            self.self_keys = _buffer(new_keys, capacity, dtype)
-            self.self_values = _buffer(new_values, capacity, dtype)
-        self.self_keys = _with_room(self.self_keys, position)
-        self.self_values = _with_room(self.self_values, position)
+        self.reserve(position, new_keys.shape[2])
+        assert self.self_keys is not None and self.self_values is not None
         self.self_keys[:, :, position] = new_keys
         self.self_values[:, :, position] = new_values
         end = position + 1
@@ -64,11 +71,6 @@ def group_beams(rows: torch.Tensor, sentences: int) -> torch.Tensor:
     sentence's beams become its positions."""
     count, heads, _, width = rows.shape
     return rows.reshape(sentences, count // sentences, heads, width).transpose(1, 2)
-
-
-def _buffer(like: torch.Tensor, capacity: int, dtype: torch.dtype) -> torch.Tensor:
-    sentences, heads, beams, width = like.shape
-    return like.new_empty(sentences, heads, capacity, beams, width, dtype=dtype)  # (A,H,C,N,K)
 
 
 def _with_room(buffer: torch.Tensor, position: int) -> torch.Tensor:
@@ -100,10 +102,9 @@ class DecoderCache:
         key may be attended: an unmasked call skips turning the mask into scores each layer)."""
         return self.source_mask if self.padded else None
 
-    def step_mask(self) -> torch.Tensor | None:
-        """Record that every beam writes its own slot at position ``length``, and return which
-        slots each beam attends to at this step: ``(A, 1, N, (L+1) * N)`` bool, position-major
-        like :meth:`LayerCache.append`'s keys (None with one beam: it sees every slot)."""
+    def record_step(self) -> torch.Tensor | None:
+        """Record that every beam writes its own slot at position ``length``; return the
+        ancestor table ``(A, N, C')`` (None with one beam: each row has its own slots)."""
         if self.beams == 1:
             return None
         sentences, position = self.source_mask.shape[0], self.length
@@ -113,7 +114,18 @@ class DecoderCache:
             self.ancestors = own.new_empty(sentences, self.beams, capacity)  # (A, N, C)
         self.ancestors = _with_room(self.ancestors, position)
         self.ancestors[:, :, position] = own
-        history = self.ancestors[:, :, : position + 1]  # (A, N, L+1)
+        return self.ancestors
+
+    def step_mask(self) -> torch.Tensor | None:
+        """Record the step (:meth:`record_step`) and return which slots each beam attends to
+        at this step: ``(A, 1, N, (L+1) * N)`` bool, position-major like
+        :meth:`LayerCache.append`'s keys (None with one beam: it sees every slot)."""
+        ancestors = self.record_step()
+        if ancestors is None:
+            return None
+        sentences = ancestors.shape[0]
+        own = torch.arange(self.beams, device=ancestors.device)  # (N,)
+        history = ancestors[:, :, : self.length + 1]  # (A, N, L+1)
         allowed = history[:, :, :, None] == own  # (A, N, L+1, N)
         return allowed.view(sentences, 1, self.beams, -1)  # (A, 1, N, (L+1) * N)
 

@@ -1,0 +1,445 @@
+// One cached decoder step of an int8 Transformer in a single call: no Python, no per-op
+// dispatch. transformer_mt/inference/native/step.py prepares the weights and calls it; the
+// Python step (model/layers.py) is the reference it is tested against.
+//
+// Shape letters: A sentences, N beams per sentence, R = A * N rows, H heads, K head width,
+// D model width (H * K), F feed-forward width, V target vocabulary, S source length,
+// C cache capacity (positions), P position being decoded.
+//
+// int8 linear layers: weights symmetric per output channel on 7 bits (W ~ scale[n] * q[n, k],
+// q in [-63, 63]), inputs quantized per row on 8 bits (x ~ low[r] + sx[r] * u[r, k], u in
+// [0, 255]), products summed exactly in int32: x . w ~ scale[n] * (sx[r] * (u . q) + low[r] *
+// sum_k q[n, k]). On AVX2, maddubs multiplies u (unsigned) by q (signed) into int16 pair sums:
+// 2 * 255 * 63 fits, so nothing saturates. (Measured: 8-bit inputs with 7-bit weights stay
+// closer to fp32 than the reverse.)
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <torch/library.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
+namespace {
+
+constexpr int64_t kAlign = 32;  // int8 rows are padded to whole 32-byte vectors
+
+// Per-row asymmetric 8-bit quantization of x (R, Din): x[r, k] ~ low[r] + sx[r] * u[r, k] with
+// u in [0, 255] (zero padded to Kp).
+void quantize_rows(const float* x, int64_t rows, int64_t din, int64_t kp, uint8_t* u, float* sx,
+                   float* low) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * din;
+    float lo = xr[0], hi = xr[0];
+    for (int64_t k = 1; k < din; ++k) {
+      lo = std::min(lo, xr[k]);
+      hi = std::max(hi, xr[k]);
+    }
+    const float scale = hi > lo ? (hi - lo) / 255.f : 1.f;
+    const float inv = 1.f / scale;
+    uint8_t* ur = u + r * kp;
+    for (int64_t k = 0; k < din; ++k)
+      ur[k] = static_cast<uint8_t>(std::min(255.f, std::nearbyint((xr[k] - lo) * inv)));
+    for (int64_t k = din; k < kp; ++k) ur[k] = 0;
+    sx[r] = scale;
+    low[r] = lo;
+  }
+}
+
+#if defined(__AVX2__)
+// Sums of 4 vectors' lanes -> (a, b, c, d).
+inline __m128i hsum4(__m256i a, __m256i b, __m256i c, __m256i d) {
+  __m256i ab = _mm256_hadd_epi32(a, b);
+  __m256i cd = _mm256_hadd_epi32(c, d);
+  __m256i abcd = _mm256_hadd_epi32(ab, cd);
+  return _mm_add_epi32(_mm256_castsi256_si128(abcd), _mm256_extracti128_si256(abcd, 1));
+}
+
+inline int32_t hsum(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+  return _mm_cvtsi128_si32(s);
+}
+
+// u (unsigned, <= 255) x q (signed, |q| <= 63) -> int16 pair sums -> int32 sums of 4, added.
+inline __m256i dot32(__m256i acc, __m256i u, __m256i q, __m256i ones) {
+  return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, q), ones));
+}
+
+// How int32 products become outputs: y[r, n] = scale[n] * (sx[r] * acc + low[r] * sums[n])
+// + bias[n].
+struct Epilogue {
+  const float* sx;
+  const float* low;
+  const float* scale;
+  const int32_t* sums;
+  const float* bias;  // may be null
+  float* y;
+  int64_t stride;  // of y's rows
+
+  inline void store(int64_t r, int64_t n, int32_t acc) const {
+    const float v = scale[n] * (sx[r] * static_cast<float>(acc) + low[r] * static_cast<float>(sums[n]));
+    y[r * stride + n] = bias ? v + bias[n] : v;
+  }
+};
+
+// Products of RB rows (from row r of u) and the 4 columns from n of q, stored through `out`.
+template <int RB>
+inline void block4(const uint8_t* u, const int8_t* q, int64_t kp, int64_t r, int64_t n,
+                   const Epilogue& out) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256i acc[RB][4];
+  for (int i = 0; i < RB; ++i)
+    for (int c = 0; c < 4; ++c) acc[i][c] = _mm256_setzero_si256();
+  const int8_t* w = q + n * kp;
+  const uint8_t* x0 = u + r * kp;
+  for (int64_t k = 0; k < kp; k += 32) {
+    const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + k));
+    const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + kp + k));
+    const __m256i w2 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 2 * kp + k));
+    const __m256i w3 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 3 * kp + k));
+    for (int i = 0; i < RB; ++i) {
+      const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x0 + i * kp + k));
+      acc[i][0] = dot32(acc[i][0], x, w0, ones);
+      acc[i][1] = dot32(acc[i][1], x, w1, ones);
+      acc[i][2] = dot32(acc[i][2], x, w2, ones);
+      acc[i][3] = dot32(acc[i][3], x, w3, ones);
+    }
+  }
+  for (int i = 0; i < RB; ++i) {
+    alignas(16) int32_t sums[4];
+    _mm_store_si128(reinterpret_cast<__m128i*>(sums), hsum4(acc[i][0], acc[i][1], acc[i][2], acc[i][3]));
+    for (int c = 0; c < 4; ++c) out.store(r + i, n + c, sums[c]);
+  }
+}
+
+inline int32_t dot_one(const uint8_t* u, const int8_t* q, int64_t kp) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256i acc = _mm256_setzero_si256();
+  for (int64_t k = 0; k < kp; k += 32)
+    acc = dot32(acc, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(u + k)),
+                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + k)), ones);
+  return hsum(acc);
+}
+#else
+inline int32_t dot_one(const uint8_t* u, const int8_t* q, int64_t kp) {
+  int32_t s = 0;
+  for (int64_t k = 0; k < kp; ++k) s += static_cast<int32_t>(u[k]) * static_cast<int32_t>(q[k]);
+  return s;
+}
+#endif
+
+// Outputs of all rows for columns [n0, n1).
+void products(const uint8_t* u, int64_t rows, const int8_t* q, int64_t n0, int64_t n1,
+              int64_t kp, const Epilogue& out) {
+  int64_t n = n0;
+#if defined(__AVX2__)
+  for (; n + 4 <= n1; n += 4) {
+    int64_t r = 0;
+    for (; r + 2 <= rows; r += 2) block4<2>(u, q, kp, r, n, out);
+    for (; r < rows; ++r) block4<1>(u, q, kp, r, n, out);
+  }
+#endif
+  for (; n < n1; ++n)
+    for (int64_t r = 0; r < rows; ++r) out.store(r, n, dot_one(u + r * kp, q + n * kp, kp));
+}
+
+// y (R, N) = x (R, Din) @ W^T + b with W int8 (N, Kp), per-channel scales and column sums.
+struct Int8Linear {
+  const int8_t* q;
+  const float* scale;
+  const int32_t* sums;  // sum over k of q[n, k]
+  const float* bias;    // may be null
+  int64_t n, din, kp;
+
+  static Int8Linear from(const at::Tensor& q, const at::Tensor& scale, const at::Tensor& sums,
+                         const at::Tensor& bias, int64_t din) {
+    TORCH_CHECK(q.scalar_type() == at::kChar && q.is_contiguous() && q.dim() == 2,
+                "native step: int8 weights must be contiguous (N, Kp) int8");
+    TORCH_CHECK(q.size(1) % kAlign == 0 && q.size(1) >= din, "native step: bad weight padding");
+    TORCH_CHECK(sums.scalar_type() == at::kInt && sums.numel() == q.size(0),
+                "native step: column sums must be int32 (N,)");
+    return Int8Linear{q.data_ptr<int8_t>(), scale.data_ptr<float>(), sums.data_ptr<int32_t>(),
+                      bias.numel() ? bias.data_ptr<float>() : nullptr, q.size(0), din, q.size(1)};
+  }
+
+  void operator()(const float* x, int64_t rows, float* y) const {
+    std::unique_ptr<uint8_t[]> u(new uint8_t[rows * kp]);
+    std::unique_ptr<float[]> sx(new float[rows]), low(new float[rows]);
+    quantize_rows(x, rows, din, kp, u.get(), sx.get(), low.get());
+    const Epilogue out{sx.get(), low.get(), scale, sums, bias, y, n};
+    // Split the columns across threads when the layer is large enough to pay for it.
+    const int64_t blocks = (n + 3) / 4;
+    const int64_t grain = rows * n * kp >= (1 << 19) ? 8 : blocks;
+    at::parallel_for(0, blocks, grain, [&](int64_t b0, int64_t b1) {
+      products(u.get(), rows, q, b0 * 4, std::min(n, b1 * 4), kp, out);
+    });
+  }
+};
+
+void layer_norm(float* x, int64_t rows, int64_t d, const float* w, const float* b, float eps) {
+  at::parallel_for(0, rows, 32, [&](int64_t r0, int64_t r1) {
+  for (int64_t r = r0; r < r1; ++r) {
+    float* xr = x + r * d;
+    double mean = 0.0;
+    for (int64_t k = 0; k < d; ++k) mean += xr[k];
+    mean /= static_cast<double>(d);
+    double var = 0.0;
+    for (int64_t k = 0; k < d; ++k) {
+      double c = xr[k] - mean;
+      var += c * c;
+    }
+    var /= static_cast<double>(d);
+    const float inv = static_cast<float>(1.0 / std::sqrt(var + eps));
+    const float m = static_cast<float>(mean);
+    for (int64_t k = 0; k < d; ++k) xr[k] = (xr[k] - m) * inv * w[k] + b[k];
+  }
+  });
+}
+
+enum Activation : int64_t { kRelu = 0, kGelu = 1, kSilu = 2 };
+
+void activate(float* x, int64_t count, int64_t kind) {
+  for (int64_t i = 0; i < count; ++i) {
+    float v = x[i];
+    if (kind == kRelu) {
+      x[i] = v > 0.f ? v : 0.f;
+    } else if (kind == kGelu) {
+      x[i] = 0.5f * v * (1.f + std::erf(v * 0.70710678118654752f));
+    } else {
+      x[i] = v / (1.f + std::exp(-v));
+    }
+  }
+}
+
+inline float dot(const float* a, const float* b, int64_t k) {
+  float s = 0.f;
+#pragma omp simd reduction(+ : s)
+  for (int64_t i = 0; i < k; ++i) s += a[i] * b[i];
+  return s;
+}
+
+inline void axpy(float w, const float* x, float* y, int64_t k) {
+#pragma omp simd
+  for (int64_t i = 0; i < k; ++i) y[i] += w * x[i];
+}
+
+// softmax(scores[0..count)) in place (some may be -inf; at least one is finite).
+void softmax(float* scores, int64_t count) {
+  float top = -INFINITY;
+  for (int64_t i = 0; i < count; ++i) top = std::max(top, scores[i]);
+  float total = 0.f;
+  for (int64_t i = 0; i < count; ++i) {
+    scores[i] = std::exp(scores[i] - top);
+    total += scores[i];
+  }
+  const float inv = 1.f / total;
+  for (int64_t i = 0; i < count; ++i) scores[i] *= inv;
+}
+
+struct Shapes {
+  int64_t sentences, beams, rows, heads, width, d;
+};
+
+// Self-attention of row r over its own history: qkv (R, 3D); keys/values (A, H, C, N, K).
+void self_attention(const Shapes& s, const float* qkv, float* keys, float* values,
+                    int64_t capacity, int64_t position, const int64_t* ancestors,
+                    int64_t anc_capacity, float* context) {
+  const int64_t d = s.d, k_width = s.width, n_beams = s.beams;
+  // Store this step's keys and values at (a, h, position, n).
+  for (int64_t r = 0; r < s.rows; ++r) {
+    const int64_t a = r / n_beams, n = r % n_beams;
+    for (int64_t h = 0; h < s.heads; ++h) {
+      const int64_t slot = (((a * s.heads + h) * capacity + position) * n_beams + n) * k_width;
+      std::copy_n(qkv + r * 3 * d + d + h * k_width, k_width, keys + slot);
+      std::copy_n(qkv + r * 3 * d + 2 * d + h * k_width, k_width, values + slot);
+    }
+  }
+  const float scale = 1.f / std::sqrt(static_cast<float>(k_width));
+  at::parallel_for(0, s.rows * s.heads, 16, [&](int64_t i0, int64_t i1) {
+    std::vector<float> scores(static_cast<size_t>(position + 1));
+    std::vector<float> q(static_cast<size_t>(k_width));
+    for (int64_t i = i0; i < i1; ++i) {
+      const int64_t r = i / s.heads, h = i % s.heads, a = r / n_beams, n = r % n_beams;
+      for (int64_t k = 0; k < k_width; ++k) q[k] = qkv[r * 3 * d + h * k_width + k] * scale;
+      const int64_t base = (a * s.heads + h) * capacity;
+      for (int64_t p = 0; p <= position; ++p) {
+        // The slot of position p of this beam's history: its ancestor's (or its own).
+        const int64_t m = ancestors ? ancestors[(a * n_beams + n) * anc_capacity + p] : n;
+        scores[p] = dot(q.data(), keys + ((base + p) * n_beams + m) * k_width, k_width);
+      }
+      softmax(scores.data(), position + 1);
+      float* out = context + r * d + h * k_width;
+      std::fill_n(out, k_width, 0.f);
+      for (int64_t p = 0; p <= position; ++p) {
+        const int64_t m = ancestors ? ancestors[(a * n_beams + n) * anc_capacity + p] : n;
+        axpy(scores[p], values + ((base + p) * n_beams + m) * k_width, out, k_width);
+      }
+    }
+  });
+}
+
+// Cross-attention: queries (R, D), keys/values (A, H, S, K), valid (A, S) or null.
+void cross_attention(const Shapes& s, const float* queries, const float* keys,
+                     const float* values, int64_t source_length, const bool* valid,
+                     float* context) {
+  const int64_t d = s.d, k_width = s.width;
+  const float scale = 1.f / std::sqrt(static_cast<float>(k_width));
+  at::parallel_for(0, s.rows * s.heads, 16, [&](int64_t i0, int64_t i1) {
+    std::vector<float> scores(static_cast<size_t>(source_length));
+    std::vector<float> q(static_cast<size_t>(k_width));
+    for (int64_t i = i0; i < i1; ++i) {
+      const int64_t r = i / s.heads, h = i % s.heads, a = r / s.beams;
+      for (int64_t k = 0; k < k_width; ++k) q[k] = queries[r * d + h * k_width + k] * scale;
+      const float* kh = keys + (a * s.heads + h) * source_length * k_width;
+      const float* vh = values + (a * s.heads + h) * source_length * k_width;
+      for (int64_t j = 0; j < source_length; ++j)
+        scores[j] = (valid && !valid[a * source_length + j])
+                        ? -INFINITY
+                        : dot(q.data(), kh + j * k_width, k_width);
+      softmax(scores.data(), source_length);
+      float* out = context + r * d + h * k_width;
+      std::fill_n(out, k_width, 0.f);
+      for (int64_t j = 0; j < source_length; ++j)
+        if (scores[j] != 0.f) axpy(scores[j], vh + j * k_width, out, k_width);
+    }
+  });
+}
+
+constexpr int64_t kPerLayer = 30;  // tensors per decoder layer in `params`
+
+// x (R, D) += sublayer output, with LayerNorm before (pre-norm) or after (post-norm).
+struct Norm {
+  const float* w;
+  const float* b;
+};
+
+Norm norm_at(const std::vector<at::Tensor>& params, int64_t i) {
+  return Norm{params[i].data_ptr<float>(), params[i + 1].data_ptr<float>()};
+}
+
+Int8Linear linear_at(const std::vector<at::Tensor>& params, int64_t i, int64_t din) {
+  return Int8Linear::from(params[i], params[i + 1], params[i + 2], params[i + 3], din);
+}
+
+}  // namespace
+
+// tokens (R,) int64 -> logits (R, V), or log-probabilities with `log_probs`. params: embedding (V, D), positions (P, D), then per
+// layer: qkv(4), self_out(4), norm1(2), cross_q(4), cross_out(4), norm2(2), expand(4),
+// contract(4), norm3(2) [a linear = int8 weight, scale, column sums, bias; a norm = weight,
+// bias]; then the final norm (2; empty tensors for post-norm) and the output layer (4). self_keys/self_values: (A, H, C, N, K) per layer;
+// cross_keys/cross_values (A, H, S, K); source_valid (A, S) bool or undefined (no padding);
+// ancestors (A, N, C') int64 or undefined (one beam).
+at::Tensor decoder_step(const at::Tensor& tokens, std::vector<at::Tensor> params,
+                        std::vector<at::Tensor> self_keys, std::vector<at::Tensor> self_values,
+                        std::vector<at::Tensor> cross_keys,
+                        std::vector<at::Tensor> cross_values,
+                        const c10::optional<at::Tensor>& source_valid,
+                        const c10::optional<at::Tensor>& ancestors, int64_t position,
+                        int64_t beams, int64_t heads, bool pre_norm, int64_t activation,
+                        double embed_scale, double eps, bool log_probs) {
+  const int64_t layers = static_cast<int64_t>(self_keys.size());
+  TORCH_CHECK(static_cast<int64_t>(params.size()) == 2 + layers * kPerLayer + 6,
+              "native step: wrong number of parameters");
+  const at::Tensor& embedding = params[0];
+  const at::Tensor& positions = params[1];
+  const int64_t rows = tokens.size(0), d = embedding.size(1), vocab = embedding.size(0);
+  TORCH_CHECK(position < positions.size(0), "native step: position beyond the table");
+  const int64_t sentences = rows / beams;
+  Shapes s{sentences, beams, rows, heads, d / heads, d};
+  const int64_t source_length = cross_keys[0].size(2);
+  const int64_t capacity = self_keys[0].size(2);
+  TORCH_CHECK(position < capacity, "native step: no room in the cache");
+  const float fe = static_cast<float>(eps);
+
+  auto fopts = at::TensorOptions().dtype(at::kFloat);
+  std::vector<float> x(static_cast<size_t>(rows * d)), h(static_cast<size_t>(rows * d));
+  std::vector<float> qkv(static_cast<size_t>(rows * 3 * d)), ctx(static_cast<size_t>(rows * d));
+  const int64_t ff = params[2 + 20].size(0);
+  std::vector<float> hidden(static_cast<size_t>(rows * ff));
+
+  const int64_t* tok = tokens.data_ptr<int64_t>();
+  const float* emb = embedding.data_ptr<float>();
+  const float* pos = positions.data_ptr<float>() + position * d;
+  const float scale = static_cast<float>(embed_scale);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t k = 0; k < d; ++k) x[r * d + k] = emb[tok[r] * d + k] * scale + pos[k];
+
+  const bool* valid = source_valid.has_value() && source_valid->defined()
+                          ? source_valid->data_ptr<bool>()
+                          : nullptr;
+  const int64_t* anc = ancestors.has_value() && ancestors->defined()
+                           ? ancestors->data_ptr<int64_t>()
+                           : nullptr;
+  const int64_t anc_capacity = anc ? ancestors->size(2) : 0;
+
+  // Runs a sub-layer on x with the residual and the LayerNorm where the model has it.
+  auto residual = [&](Norm norm, auto&& sublayer) {
+    const float* in = x.data();
+    if (pre_norm) {
+      std::copy(x.begin(), x.end(), h.begin());
+      layer_norm(h.data(), rows, d, norm.w, norm.b, fe);
+      in = h.data();
+    }
+    sublayer(in, ctx.data());  // writes its (R, D) output to ctx
+    for (int64_t i = 0; i < rows * d; ++i) x[i] += ctx[i];
+    if (!pre_norm) layer_norm(x.data(), rows, d, norm.w, norm.b, fe);
+  };
+
+  std::vector<float> attended(static_cast<size_t>(rows * d));
+  for (int64_t l = 0; l < layers; ++l) {
+    const int64_t base = 2 + l * kPerLayer;
+    residual(norm_at(params, base + 8), [&](const float* in, float* out) {
+      linear_at(params, base, d)(in, rows, qkv.data());
+      self_attention(s, qkv.data(), self_keys[l].data_ptr<float>(),
+                     self_values[l].data_ptr<float>(), capacity, position, anc, anc_capacity,
+                     attended.data());
+      linear_at(params, base + 4, d)(attended.data(), rows, out);
+    });
+    residual(norm_at(params, base + 18), [&](const float* in, float* out) {
+      linear_at(params, base + 10, d)(in, rows, qkv.data());  // queries only: (R, D)
+      cross_attention(s, qkv.data(), cross_keys[l].data_ptr<float>(),
+                      cross_values[l].data_ptr<float>(), source_length, valid, attended.data());
+      linear_at(params, base + 14, d)(attended.data(), rows, out);
+    });
+    residual(norm_at(params, base + 28), [&](const float* in, float* out) {
+      linear_at(params, base + 20, d)(in, rows, hidden.data());
+      activate(hidden.data(), rows * ff, activation);
+      linear_at(params, base + 24, ff)(hidden.data(), rows, out);
+    });
+  }
+  const int64_t tail = 2 + layers * kPerLayer;
+  if (pre_norm) layer_norm(x.data(), rows, d, params[tail].data_ptr<float>(),
+                           params[tail + 1].data_ptr<float>(), fe);
+  at::Tensor logits = at::empty({rows, vocab}, fopts);
+  linear_at(params, tail + 2, d)(x.data(), rows, logits.data_ptr<float>());
+  return log_probs ? at::_log_softmax(logits, 1, false) : logits;
+}
+
+// y (R, N) = x (R, Din) @ dequantized W^T + bias: the int8 kernel alone, for tests.
+at::Tensor int8_linear(const at::Tensor& x, const at::Tensor& q, const at::Tensor& scale,
+                       const at::Tensor& sums, const at::Tensor& bias) {
+  TORCH_CHECK(x.scalar_type() == at::kFloat && x.dim() == 2, "int8_linear: x must be (R, D) fp32");
+  at::Tensor xc = x.contiguous();
+  at::Tensor y = at::empty({x.size(0), q.size(0)}, x.options());
+  Int8Linear::from(q, scale, sums, bias, x.size(1))(xc.data_ptr<float>(), x.size(0), y.data_ptr<float>());
+  return y;
+}
+
+TORCH_LIBRARY(transformer_mt_native, m) {
+  m.def(
+      "decoder_step(Tensor tokens, Tensor[] params, Tensor[] self_keys, Tensor[] self_values, "
+      "Tensor[] cross_keys, Tensor[] cross_values, Tensor? source_valid, Tensor? ancestors, "
+      "int position, int beams, int heads, bool pre_norm, int activation, float embed_scale, "
+      "float eps, bool log_probs) -> Tensor",
+      &decoder_step);
+  m.def("int8_linear(Tensor x, Tensor q, Tensor scale, Tensor sums, Tensor bias) -> Tensor", &int8_linear);
+}

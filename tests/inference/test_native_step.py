@@ -1,0 +1,204 @@
+"""The native int8 decoder step: its kernel against the quantized arithmetic written in torch, the
+step against the fp32 Python step, and exact properties (rows are independent: batched equals
+unbatched, padding changes nothing, a reordered beam equals its history decoded afresh)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+import torch
+
+from transformer_mt.inference.convert import convert_for_inference
+from transformer_mt.inference.model import InferenceTransformer
+from transformer_mt.inference.native import build
+from transformer_mt.inference.native.step import NativeStep, quantize_per_channel
+from transformer_mt.model import Transformer
+from transformer_mt.model.cache import DecoderCache
+
+OPS = build.native_ops()
+pytestmark = pytest.mark.skipif(OPS is None, reason=f"{build.unavailable_reason()}")
+
+VARIANTS = [
+    {},
+    {"norm_position": "pre"},
+    {"activation": "gelu", "output_bias": True, "tie_output": False},
+    {"activation": "swish", "positional_encoding": "learned", "scale_embedding": False},
+]
+
+
+def reference_int8_linear(
+    x: torch.Tensor, q: torch.Tensor, scale: torch.Tensor, sums: torch.Tensor, bias: torch.Tensor
+) -> torch.Tensor:
+    """The kernel's arithmetic in torch: rows to 7 bits (``x ~ low + sx * u``), exact integer
+    products, per-channel scales."""
+    low, high = x.amin(dim=1), x.amax(dim=1)  # (R,)
+    sx = torch.where(high > low, (high - low) / 255.0, torch.ones_like(low))  # (R,)
+    u = torch.round((x - low[:, None]) * (1.0 / sx)[:, None]).clamp(max=255)  # (R, K)
+    products = u.double() @ q[:, : x.shape[1]].double().T  # (R, N), exact integers
+    y = scale * (sx[:, None] * products.float() + low[:, None] * sums.float())
+    return y + bias if bias.numel() else y
+
+
+@pytest.mark.parametrize("rows", [1, 2, 3, 5, 33])
+@pytest.mark.parametrize(("width", "outputs"), [(16, 7), (40, 13), (64, 32), (256, 9)])
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_the_kernel_computes_the_quantized_product(
+    rows: int, width: int, outputs: int, with_bias: bool
+) -> None:
+    generator = torch.Generator().manual_seed(rows * 1000 + width + outputs)
+    x = torch.randn(rows, width, generator=generator) * 3
+    weight = torch.randn(outputs, width, generator=generator) * 0.1
+    bias = torch.randn(outputs, generator=generator) if with_bias else None
+    q, scale, sums, kept = quantize_per_channel(weight, bias)
+    assert q.shape[1] % 32 == 0 and torch.equal(q[:, width:], torch.zeros_like(q[:, width:]))
+    out = OPS.int8_linear(x, q, scale, sums, kept)
+    torch.testing.assert_close(out, reference_int8_linear(x, q, scale, sums, kept))
+    exact = torch.nn.functional.linear(x, weight, bias)
+    assert (out - exact).abs().max() <= 0.03 * exact.abs().max()  # int8 rounding only
+
+
+Maker = Callable[..., Transformer]
+
+
+def native_model(make: Maker, seed: int = 0, **overrides: object) -> InferenceTransformer:
+    model = convert_for_inference(make(seed, **overrides), "int8", torch.device("cpu"), fast=True)
+    assert isinstance(model, InferenceTransformer) and model.native_step is not None
+    return model
+
+
+def fp32_model(make: Maker, seed: int = 0, **overrides: object) -> Transformer:
+    model = convert_for_inference(make(seed, **overrides), "fp32", torch.device("cpu"), fast=True)
+    assert isinstance(model, Transformer)
+    return model
+
+
+def padded_source() -> torch.Tensor:
+    return torch.tensor([[5, 6, 7, 8, 3], [9, 10, 3, 0, 0], [11, 3, 0, 0, 0]])  # (3, 5)
+
+
+def run_steps(
+    model: Transformer, src: torch.Tensor, beams: int, steps: int, memory: torch.Tensor
+) -> list[torch.Tensor]:
+    """Logits of ``steps`` steps; between steps, beams are reordered within their sentence."""
+    tokens = torch.full((src.shape[0] * beams,), 2)  # <s>
+    out = []
+    with torch.inference_mode():
+        cache = model.start_cache(memory, src, beams=beams, capacity=2)  # grows as it decodes
+        for step in range(steps):
+            logits, cache = model.decode_step(tokens, cache)
+            out.append(logits)
+            rows = torch.arange(src.shape[0] * beams)
+            index = rows // beams * beams + (rows % beams * 5 + step + 1) % beams  # (R,)
+            cache.select(index)
+            tokens = logits.argmax(dim=-1).index_select(0, index)
+    return out
+
+
+@pytest.mark.parametrize("overrides", VARIANTS)
+@pytest.mark.parametrize("beams", [1, 3])
+def test_the_native_step_follows_the_python_step(
+    make_model: Maker, overrides: dict[str, object], beams: int
+) -> None:
+    src = padded_source()
+    native = native_model(make_model, **overrides)
+    reference = fp32_model(make_model, **overrides)
+    with torch.inference_mode():
+        memory = reference.encode(src)
+    for got, expected in zip(
+        run_steps(native, src, beams, 6, memory),
+        run_steps(reference, src, beams, 6, memory),
+        strict=True,
+    ):
+        assert torch.isfinite(got).all()
+        cosine = torch.nn.functional.cosine_similarity(got, expected, dim=-1)
+        assert cosine.min() > 0.995, cosine
+        assert (got - expected).abs().max() <= 0.1 * expected.abs().max()
+
+
+def test_batched_equals_unbatched_and_padding_changes_nothing(make_model: Maker) -> None:
+    model = native_model(make_model)
+    src = padded_source()
+    memory = torch.randn(3, 5, 16)
+    together = run_steps(model, src, 2, 4, memory)
+    for sentence in range(3):
+        length = int((src[sentence] != 0).sum())
+        alone = run_steps(
+            model,
+            src[sentence : sentence + 1, :length],
+            2,
+            4,
+            memory[sentence : sentence + 1, :length],
+        )
+        for step, logits in enumerate(alone):
+            assert torch.equal(logits, together[step][2 * sentence : 2 * sentence + 2])
+
+
+def test_a_reordered_beam_equals_its_history_decoded_afresh(make_model: Maker) -> None:
+    model = native_model(make_model, seed=1, norm_position="pre")
+    src = padded_source()[:1]
+    memory = torch.randn(1, 5, 16)
+    beams, steps = 3, 5
+    with torch.inference_mode():
+        cache = model.start_cache(memory, src, beams=beams, capacity=steps)
+        history = [[2] for _ in range(beams)]
+        for step in range(steps):
+            logits, cache = model.decode_step(torch.tensor([h[-1] for h in history]), cache)
+            index = torch.tensor([(b + step + 1) % beams for b in range(beams)])
+            cache.select(index)
+            history = [history[i] + [4 + 3 * step + b] for b, i in enumerate(index.tolist())]
+        last, cache = model.decode_step(torch.tensor([h[-1] for h in history]), cache)
+        for beam, tokens in enumerate(history):
+            fresh: DecoderCache = model.start_cache(memory, src, capacity=steps)
+            for token in tokens:
+                logits, fresh = model.decode_step(torch.tensor([token]), fresh)
+            assert torch.equal(logits[0], last[beam])
+
+
+def test_log_probs_come_from_the_same_call(make_model: Maker) -> None:
+    model = native_model(make_model)
+    src = padded_source()
+    with torch.inference_mode():
+        memory = model.encode(src)
+        logits, _ = model.decode_step(torch.tensor([2, 2, 2]), model.start_cache(memory, src))
+        log_probs, _ = model.step_log_probs(torch.tensor([2, 2, 2]), model.start_cache(memory, src))
+    torch.testing.assert_close(log_probs, logits.log_softmax(dim=-1))
+
+
+def test_a_position_beyond_the_table_is_refused_as_by_the_python_step(
+    make_model: Maker,
+) -> None:
+    model = native_model(make_model, max_positions=5)
+    src = padded_source()
+    with torch.inference_mode():
+        cache = model.start_cache(model.encode(src), src)
+        for _ in range(5):
+            _, cache = model.decode_step(torch.tensor([4, 4, 4]), cache)
+        with pytest.raises(ValueError, match="exceeds max_positions=5"):
+            model.decode_step(torch.tensor([4, 4, 4]), cache)
+
+
+def test_turned_off_or_unbuildable_the_python_step_runs(
+    make_model: Maker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    build.native_ops.cache_clear()
+    try:
+        monkeypatch.setenv("TRANSFORMER_MT_NATIVE", "0")
+        model = convert_for_inference(make_model(), "int8", torch.device("cpu"), fast=True)
+        assert isinstance(model, InferenceTransformer) and model.native_step is None
+        assert build.unavailable_reason() == "turned off by TRANSFORMER_MT_NATIVE"
+        monkeypatch.delenv("TRANSFORMER_MT_NATIVE")
+        build.native_ops.cache_clear()
+
+        def no_compiler(**_: object) -> None:
+            raise RuntimeError("error: no C++ compiler found\nmore lines")
+
+        monkeypatch.setattr("torch.utils.cpp_extension.load", no_compiler)
+        assert NativeStep.create(make_model()) is None
+        assert build.unavailable_reason() == (
+            "the native decoder step could not be built: error: no C++ compiler found"
+        )
+    finally:
+        build.native_ops.cache_clear()
+        monkeypatch.undo()
+        assert build.native_ops() is not None
