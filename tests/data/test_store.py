@@ -54,6 +54,21 @@ def test_round_trip_with_uint32_ids(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["store"]  # no temporary left
 
 
+def test_rows_are_read_without_mapping_and_a_short_file_is_damage(tmp_path: Path) -> None:
+    path = write_store(tmp_path / "store")
+    reader = TokenStore.open(path).rows("train", "source")
+    flat, lengths = reader.read(np.array([3, 0, 3]))
+    rows = [SENTENCES[3], SENTENCES[0], SENTENCES[3]]
+    assert flat.dtype == np.uint32 and flat.tolist() == [i for row in rows for i in row]
+    assert lengths.tolist() == [len(row) for row in rows]
+    assert reader.count == 4
+    assert reader.offsets(1, 3).tolist() == np.cumsum([0, *map(len, SENTENCES)])[1:4].tolist()
+    data = (path / "train.source.ids").read_bytes()
+    (path / "train.source.ids").write_bytes(data[:-4])  # cut after opening
+    with pytest.raises(StoreDamagedError, match="offsets end early"):
+        reader.read(np.array([3]))
+
+
 def test_truncated_file_is_found_on_open(tmp_path: Path) -> None:
     path = write_store(tmp_path / "store")
     data = (path / "train.target.ids").read_bytes()

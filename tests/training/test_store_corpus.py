@@ -55,21 +55,26 @@ def test_same_batches_for_the_same_seed_epoch_after_epoch(
                 assert torch.equal(getattr(mine, name), getattr(reference, name)), name
 
 
-def test_pages_are_released_without_changing_batches(
-    corpora: tuple[StoreCorpus, EncodedCorpus], monkeypatch: pytest.MonkeyPatch
+def test_batches_of_scattered_rows_equal_the_in_memory_ones(
+    corpora: tuple[StoreCorpus, EncodedCorpus],
 ) -> None:
     streamed, in_memory = corpora
-    monkeypatch.setattr(store_corpus, "RELEASE_EVERY", 1)
-    indices = np.array([5, 0, 399, 17])
-    for _ in range(3):
-        assert torch.equal(streamed.batch(indices).src_ids, in_memory.batch(indices).src_ids)
+    for indices in (np.array([5, 0, 399, 17]), np.array([3]), np.array([7, 7])):
+        mine, reference = streamed.batch(indices), in_memory.batch(indices.tolist())
+        for name in ("src_ids", "tgt_in_ids", "tgt_out_ids"):
+            assert torch.equal(getattr(mine, name), getattr(reference, name)), name
 
 
 def test_lengths_in_chunks_equal_the_whole_difference() -> None:
     offsets = np.cumsum([0, 3, 0, 7, 1, 70_000, 2, 5])  # one length beyond uint16
     expected = (np.diff(offsets) + 1).tolist()
-    released: list[int] = []
-    lengths = store_corpus._lengths(offsets, lambda: released.append(1), chunk=3)
+    reads: list[tuple[int, int]] = []
+
+    def read(start: int, stop: int) -> np.ndarray:
+        reads.append((start, stop))
+        return offsets[start : stop + 1]
+
+    lengths = store_corpus._lengths(read, len(offsets) - 1, chunk=3)
     assert lengths.tolist() == expected and lengths.dtype == np.int32
-    assert len(released) == 6  # after each of 3 chunks, twice (longest, then lengths)
-    assert store_corpus._lengths(offsets[:4], chunk=2).dtype == np.uint16
+    assert reads == [(0, 3), (3, 6), (6, 7)] * 2  # the longest, then the lengths
+    assert store_corpus._lengths(read, 3, chunk=2).dtype == np.uint16

@@ -1,12 +1,14 @@
 """Token-budget bucketing over length arrays: the batches of a corpus of any size.
 
-:func:`length_batches` gives exactly the batches of
-:func:`~transformer_mt.data.batching.token_budget_batches` (same sort, same cuts, same shuffle,
-the same random numbers drawn from ``rng``), but from numpy length arrays instead of a Python
-tuple per sentence, so a corpus of ten million pairs is bucketed in seconds and in a few
-hundred bytes per batch, not per sentence.
+:func:`length_batches` cuts the batches :func:`~transformer_mt.data.batching.token_budget_batches`
+would cut (same sort by length, same greedy fill), but from numpy length arrays, a million
+sentences at a time: an epoch of ten million pairs costs its (N,) int32 order and temporaries of
+a million, never a Python object or a float64 per sentence. The shuffle is numpy's, seeded by
+one draw from the caller's ``random.Random``: the ties (sentences of equal lengths) are shuffled
+in place within their length cell and the batches are visited in a shuffled order, so the
+batches differ from ``token_budget_batches``' (the same pairs, the same cuts, another order).
 
-Shape letters: N sentences in the corpus.
+Shape letters: N sentences in the corpus, R (target, source) length cells present, C a chunk.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from typing import overload
 import numpy as np
 
 Lengths = np.ndarray  # (N,) integer lengths with specials, as batched
+
+CHUNK = 1 << 20  # sentences per step: bounds the temporaries at a few MB for any corpus
+_MOST_COUNTED_CELLS = 1 << 22  # more (target, source) cells than this are found by np.unique
 
 
 class BatchOrder(Sequence[np.ndarray]):
@@ -57,89 +62,115 @@ def length_batches(
 ) -> BatchOrder:
     """Sentence indices grouped into batches of at most ``max_tokens`` padded tokens per side.
 
-    Sentences are sorted by target length, then source length, then a random tie-break drawn
-    from ``rng`` (one ``rng.random()`` per sentence, in index order); consecutive sentences
-    fill a batch while ``longest * count <= max_tokens``; a sentence longer than the budget is a
-    batch of its own; the batch order is then shuffled with ``rng``. Without ``rng`` the ties
+    Sentences are sorted by target length, then source length; consecutive sentences fill a
+    batch while ``longest * count <= max_tokens``; a sentence longer than the budget is a batch
+    of its own. With ``rng``, one ``rng.getrandbits(64)`` seeds a numpy generator that shuffles
+    the sentences within each (target, source) length cell, then the batch order: the same
+    ``rng`` state gives the same batches, whatever the lengths' dtype. Without ``rng`` the ties
     keep index order and the batches stay sorted.
     """
     count = _checked(source_lengths, target_lengths, max_tokens)
-    rank = _cell_rank(source_lengths, target_lengths)  # (N,) rank of (target, source)
-    index = np.int32 if count < 1 << 31 else np.int64  # int32 halves the order's memory
-    if rng is None:
-        order = np.argsort(rank, kind="stable").astype(index)  # (N,) ties keep index order
-    else:
-        jitter = np.fromiter((rng.random() for _ in range(count)), np.float64, count)  # (N,)
-        by_jitter = np.argsort(jitter, kind="stable").astype(index)  # (N,)
-        del jitter
-        # Stable sort by length after sorting by the tie-break: = lexsort((jitter, src, tgt)).
-        order = by_jitter[np.argsort(rank[by_jitter], kind="stable")]  # (N,)
-        del by_jitter
-    values, counts = _runs(source_lengths, target_lengths)
-    bounds = np.append(np.concatenate([[0], run_cuts(values, counts, max_tokens)]), count)
-    bounds = bounds if count else np.zeros(1, dtype=np.int64)
-    positions = list(range(len(bounds) - 1))
-    if rng is not None:
-        # random.shuffle draws depend only on the length: shuffling positions is shuffling
-        # the batches themselves, with the same draws.
-        rng.shuffle(positions)
-    return BatchOrder(order, bounds, np.array(positions, dtype=np.int32))
+    cells = _cells(source_lengths, target_lengths)
+    order = _sorted_order(source_lengths, target_lengths, cells)  # (N,)
+    shuffle = np.random.default_rng(rng.getrandbits(64)) if rng is not None else None
+    if shuffle is not None:
+        _shuffle_within_cells(order, cells.counts, shuffle)
+    bounds = np.concatenate([[0], run_cuts(cells.widths(), cells.counts, max_tokens), [count]])
+    bounds = bounds.astype(np.int64) if count else np.zeros(1, dtype=np.int64)
+    positions = np.arange(len(bounds) - 1, dtype=np.int32)  # (batches,)
+    if shuffle is not None:
+        shuffle.shuffle(positions)
+    return BatchOrder(order, bounds, positions)
 
 
 def count_batches(source_lengths: Lengths, target_lengths: Lengths, max_tokens: int) -> int:
     """``len(length_batches(...))`` (the same for every ``rng``: ties have equal sizes)."""
     count = _checked(source_lengths, target_lengths, max_tokens)
-    values, counts = _runs(source_lengths, target_lengths)
-    return len(run_cuts(values, counts, max_tokens)) + bool(count)
+    cells = _cells(source_lengths, target_lengths)
+    return len(run_cuts(cells.widths(), cells.counts, max_tokens)) + bool(count)
 
 
 def sorted_sizes(source_lengths: Lengths, target_lengths: Lengths) -> np.ndarray:
     """(N,) the padded width ``max(source, target)`` of each sentence in (target, source) order."""
-    values, counts = _runs(source_lengths, target_lengths)
-    return np.repeat(values, counts)
+    cells = _cells(source_lengths, target_lengths)
+    return np.repeat(cells.widths(), cells.counts)
 
 
-def _runs(source_lengths: Lengths, target_lengths: Lengths) -> tuple[np.ndarray, np.ndarray]:
-    """The sorted widths as runs: ((R,) width, (R,) sentences), one run per (target, source)
-    pair of lengths present (by counting, no sort)."""
-    width, key = _cell_key(source_lengths, target_lengths)  # (N,)
-    present, counts = np.unique(key, return_counts=True) if _sparse(key) else _count(key)
-    return np.maximum(present // width, present % width), counts
+class _Cells:
+    """The (target, source) length pairs present, in sorted order, with their sentence counts.
+
+    A cell's key is ``target * width + source`` (int64, computed a chunk at a time)."""
+
+    def __init__(self, width: int, keys: np.ndarray, counts: np.ndarray) -> None:
+        self.width = width
+        self.keys = keys  # (R,) int64, ascending
+        self.counts = counts  # (R,) int64 sentences per cell
+
+    def widths(self) -> np.ndarray:
+        """(R,) each cell's padded width ``max(source, target)``."""
+        return np.maximum(self.keys // self.width, self.keys % self.width)
+
+    def key(self, source_lengths: Lengths, target_lengths: Lengths) -> np.ndarray:
+        """(C,) int64 keys of a chunk of sentences."""
+        key = target_lengths.astype(np.int64)
+        key *= self.width
+        key += source_lengths
+        return key
 
 
-def _cell_rank(source_lengths: Lengths, target_lengths: Lengths) -> np.ndarray:
-    """(N,) each sentence's rank among the (target, source) pairs present: a small integer,
-    so that a stable sort by it is a radix sort."""
-    _, key = _cell_key(source_lengths, target_lengths)  # (N,)
-    if _sparse(key):
-        rank = np.unique(key, return_inverse=True)[1]
-        return rank.astype(np.uint16) if len(rank) and rank.max() < 1 << 16 else rank
-    present = np.zeros(int(key.max(initial=0)) + 1, dtype=bool)  # (cells,)
-    present[key] = True
-    table = np.cumsum(present) - 1  # (cells,) rank of each cell present
-    return table.astype(np.uint16 if table[-1] < 1 << 16 else np.int64)[key]
-
-
-def _cell_key(source_lengths: Lengths, target_lengths: Lengths) -> tuple[int, np.ndarray]:
-    """``target * width + source`` (N,), in int32 when it fits (it does for any lengths below
-    46,000), built in place: no int64 temporaries of the corpus' size."""
+def _cells(source_lengths: Lengths, target_lengths: Lengths) -> _Cells:
+    """The cells present, counted a chunk at a time (a table when there are few possible cells,
+    np.unique otherwise)."""
     width = int(source_lengths.max(initial=0)) + 1
-    largest = (int(target_lengths.max(initial=0)) + 1) * width
-    key = target_lengths.astype(np.int32 if largest < 1 << 31 else np.int64)  # (N,)
-    key *= width
-    key += source_lengths
-    return width, key
+    possible = (int(target_lengths.max(initial=0)) + 1) * width
+    empty = _Cells(width, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+    chunks = (
+        empty.key(source_lengths[start : start + CHUNK], target_lengths[start : start + CHUNK])
+        for start in range(0, len(source_lengths), CHUNK)
+    )
+    if possible <= _MOST_COUNTED_CELLS:
+        table = np.zeros(possible, dtype=np.int64)  # (cells,) sentences per possible cell
+        for key in chunks:
+            table += np.bincount(key, minlength=possible)
+        keys = np.flatnonzero(table)  # (R,)
+        return _Cells(width, keys, table[keys])
+    seen = [np.unique(key, return_counts=True) for key in chunks]
+    if not seen:
+        return empty
+    keys, inverse = np.unique(np.concatenate([k for k, _ in seen]), return_inverse=True)
+    counts = np.bincount(inverse, weights=np.concatenate([c for _, c in seen]))
+    return _Cells(width, keys, counts.astype(np.int64))
 
 
-def _sparse(key: np.ndarray) -> bool:
-    """Lengths too long to count in a table (4 cells per sentence, plus a million)."""
-    return int(key.max(initial=0)) + 1 > 4 * len(key) + (1 << 20)
+def _sorted_order(source_lengths: Lengths, target_lengths: Lengths, cells: _Cells) -> np.ndarray:
+    """(N,) sentence indices sorted by cell, ties in index order: a counting sort, scattered a
+    chunk at a time into an int32 array (int64 only past two billion sentences)."""
+    count = len(source_lengths)
+    order = np.empty(count, dtype=np.int32 if count < 1 << 31 else np.int64)  # (N,)
+    filled = np.cumsum(cells.counts) - cells.counts  # (R,) next free slot of each cell
+    cell_dtype = np.uint16 if len(cells.keys) <= 1 << 16 else np.int64  # uint16: radix sort
+    for start in range(0, count, CHUNK):
+        stop = min(start + CHUNK, count)
+        key = cells.key(source_lengths[start:stop], target_lengths[start:stop])  # (C,)
+        cell = np.searchsorted(cells.keys, key).astype(cell_dtype)  # (C,) each one's cell
+        by_cell = np.argsort(cell, kind="stable")  # (C,) radix-stable: ties in index order
+        cell = cell[by_cell]  # (C,)
+        in_chunk = np.bincount(cell, minlength=len(cells.keys))  # (R,)
+        rank = np.arange(stop - start) - (np.cumsum(in_chunk) - in_chunk)[cell]  # (C,)
+        order[filled[cell] + rank] = by_cell + start
+        filled += in_chunk
+    return order
 
 
-def _count(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    counts = np.bincount(key)  # (cells,) sentences per (target, source)
-    present = np.flatnonzero(counts)  # (R,) in (target, source) order
-    return present, counts[present]
+def _shuffle_within_cells(
+    order: np.ndarray, counts: np.ndarray, shuffle: np.random.Generator
+) -> None:
+    """Shuffle each cell's run of ``order`` in place (one call per cell, R in all)."""
+    start = 0
+    for size in counts.tolist():
+        if size > 1:
+            shuffle.shuffle(order[start : start + size])
+        start += size
 
 
 def run_cuts(values: np.ndarray, counts: np.ndarray, max_tokens: int) -> np.ndarray:

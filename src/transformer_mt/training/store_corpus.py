@@ -3,9 +3,9 @@
 :class:`StoreCorpus` has the interface of :class:`~transformer_mt.training.encoded.EncodedCorpus`
 (:class:`~transformer_mt.training.encoded.TrainingCorpus`): the same lengths, the same batch
 order for the same random state, the same padded batches. What it holds in memory is two length
-arrays (2 or 4 bytes per sentence); a batch's token ids are gathered from the memory-mapped
-store with numpy, and the mapped pages are let go every :data:`RELEASE_EVERY` batches, so a
-run's resident memory does not grow with the corpus.
+arrays (2 or 4 bytes per sentence); a batch's token ids are read from the store's files with
+``pread`` (:class:`~transformer_mt.data.store.RowReader`), never mapped, so a run's resident
+memory does not grow with the corpus.
 
 Shape letters: N sentences in the split, B sentences in a batch, L longest side in the batch.
 """
@@ -20,13 +20,8 @@ import torch
 
 from transformer_mt.data.batching import Batch
 from transformer_mt.data.bucketing import BatchOrder, count_batches, length_batches
-from transformer_mt.data.store import TokenStore
+from transformer_mt.data.store import RowReader, TokenStore
 from transformer_mt.data.tokenizer import BOS_ID, EOS_ID, PAD_ID
-
-# Batches between releases of the mapped pages. The kernel maps up to 16 cached neighbour pages
-# per fault (fault-around), so pages pile up fast; releasing a mapping with few pages costs
-# microseconds.
-RELEASE_EVERY = 1
 
 
 class StoreCorpus:
@@ -39,12 +34,10 @@ class StoreCorpus:
         an imported MarianMT model's differ)."""
         self.store, self.split = store, split
         self.pad_id, self.bos_id, self.eos_id = special_ids or (PAD_ID, BOS_ID, EOS_ID)
-        self._source = store.ids(split, "source")  # ((T,) ids, (N + 1,) offsets)
-        self._target = store.ids(split, "target")
-        # The offsets are read whole for the lengths: their pages are released chunk by chunk.
-        self.source_lengths = _lengths(self._source[1], store.release_pages)  # (N,) with </s>
-        self.target_lengths = _lengths(self._target[1], store.release_pages)  # (N,)
-        self._batches_read = 0
+        self._source: RowReader = store.rows(split, "source")
+        self._target: RowReader = store.rows(split, "target")
+        self.source_lengths = _lengths(self._source.offsets, self._source.count)  # (N,) + </s>
+        self.target_lengths = _lengths(self._target.offsets, self._target.count)  # (N,)
 
     def __len__(self) -> int:
         return len(self.source_lengths)
@@ -62,11 +55,8 @@ class StoreCorpus:
     def batch(self, indices: np.ndarray | list[int]) -> Batch:
         """The padded, shifted batch of these sentences (equal to ``Batch.from_token_ids``)."""
         rows = np.asarray(indices, dtype=np.int64)  # (B,)
-        source = _gather(*self._source, rows)
-        target = _gather(*self._target, rows)
-        self._batches_read += 1
-        if self._batches_read % RELEASE_EVERY == 0:
-            self.store.release_pages()
+        source = _with_columns(*self._source.read(rows))
+        target = _with_columns(*self._target.read(rows))
         pad, bos, eos = self.pad_id, self.bos_id, self.eos_id
         return Batch(
             src_ids=_padded(source, start=None, end=eos, pad=pad),
@@ -77,21 +67,19 @@ class StoreCorpus:
 
 
 def _lengths(
-    offsets: np.ndarray, release: Callable[[], None] = lambda: None, chunk: int = 1 << 20
+    offsets: Callable[[int, int], np.ndarray], count: int, chunk: int = 1 << 20
 ) -> np.ndarray:
-    """(N,) sentence lengths + 1, in the smallest dtype that holds them; computed a million at
-    a time (``release`` is called after each), so neither an int64 array of the corpus' size
-    nor the mapped offsets stay in memory."""
-    count = len(offsets) - 1
+    """(N,) sentence lengths + 1, in the smallest dtype that holds them; ``offsets(start,
+    stop)`` is read a million sentences at a time, so no int64 array of the corpus' size is
+    ever made."""
     longest = 0
     for start in range(0, count, chunk):
-        longest = max(longest, int(np.diff(offsets[start : start + chunk + 1]).max(initial=0)))
-        release()
+        bounds = offsets(start, min(start + chunk, count))  # (chunk + 1,)
+        longest = max(longest, int(np.diff(bounds).max(initial=0)))
     lengths = np.empty(count, dtype=np.uint16 if longest + 1 < 1 << 16 else np.int32)  # (N,)
     for start in range(0, count, chunk):
         stop = min(start + chunk, count)
-        lengths[start:stop] = np.diff(offsets[start : stop + 1]) + 1
-        release()
+        lengths[start:stop] = np.diff(offsets(start, stop)) + 1
     return lengths
 
 
@@ -99,12 +87,10 @@ Gathered = tuple[np.ndarray, np.ndarray, np.ndarray]
 """A batch's ids end to end (I,), each sentence's length (B,), each id's column (I,)."""
 
 
-def _gather(ids: np.ndarray, offsets: np.ndarray, rows: np.ndarray) -> Gathered:
-    """The ids of ``rows`` read from the mapped arrays (I = the rows' total length)."""
-    starts, ends = offsets[rows], offsets[rows + 1]  # (B,), (B,)
-    lengths = ends - starts  # (B,)
-    column = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    return ids[np.repeat(starts, lengths) + column].astype(np.int64), lengths, column
+def _with_columns(flat: np.ndarray, lengths: np.ndarray) -> Gathered:
+    """Rows' ids end to end (I,) and their lengths (B,), with each id's column (I,)."""
+    column = np.arange(len(flat)) - np.repeat(np.cumsum(lengths) - lengths, lengths)  # (I,)
+    return flat.astype(np.int64), lengths, column
 
 
 def _padded(
