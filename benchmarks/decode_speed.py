@@ -6,7 +6,9 @@
     python benchmarks/decode_speed.py --lengths 16 32 64 128 256        # time per token vs length
 
 Every engine decodes the same weights (HF and CTranslate2 get them through ``transformer-mt
-export``'s code) from the same sources: 24 random word ids and ``</s>``. Outputs are forced to
+export``'s code) from the same sources: for a trained run (``--run``) its first test sentences
+of 8-24 tokens (``ours-int8-shortlist`` needs the run's ``transformer-mt shortlist``), for the
+random model 24 random word ids and ``</s>``. Outputs are forced to
 exactly ``--length`` target tokens (``</s>`` is suppressed until then), so every engine does
 the same work whatever the weights. Each engine runs in its own process (one after another), so
 its peak resident memory (``ru_maxrss``: the model, the runtime and the decoding) is its own.
@@ -41,10 +43,21 @@ from transformer_mt.artifacts.weights import load_weights
 from transformer_mt.decoding.beam import BeamSearch
 from transformer_mt.decoding.search import GreedySearch, StepModel
 from transformer_mt.inference.convert import convert_for_inference
+from transformer_mt.inference.model import InferenceTransformer
+from transformer_mt.inference.shortlist import FILE_NAME as SHORTLIST_FILE
+from transformer_mt.inference.shortlist import Shortlist
 from transformer_mt.model import DecoderCache, Transformer, TransformerConfig
 from transformer_mt.runtime import cpu_summary
 
-ENGINES = ("ours-fp32", "ours-bf16", "ours-int8", "hf", "ct2-float32", "ct2-int8")
+ENGINES = (
+    "ours-fp32",
+    "ours-bf16",
+    "ours-int8",
+    "ours-int8-shortlist",
+    "hf",
+    "ct2-float32",
+    "ct2-int8",
+)
 CASES = {"b1-greedy": (1, 1), "b1-beam4": (1, 4), "b32-greedy": (32, 1), "b32-beam4": (32, 4)}
 SOURCE_LENGTH = 24
 
@@ -71,12 +84,28 @@ def build_model(setup: Setup) -> Transformer:
     return Transformer(config).eval()
 
 
-def sources(batch: int, vocab: int) -> torch.Tensor:
-    """``(B, 25)`` random word ids (no specials) ending with ``</s>``, the same in every process."""
+def sources(batch: int, vocab: int, run: str | None = None) -> torch.Tensor:
+    """``(B, S)`` source ids ending with ``</s>``, the same in every process: for a trained run,
+    its first test sentences with at least 8 tokens (at most 24, then ``</s>``; padded); else
+    random word ids (no specials), 24 and ``</s>``."""
+    if run is not None:
+        return run_sentences(run, batch)
     generator = torch.Generator().manual_seed(batch)
     ids = torch.randint(4, vocab, (batch, SOURCE_LENGTH + 1), generator=generator)
     ids[:, -1] = 3
     return ids
+
+
+def run_sentences(run: str, batch: int) -> torch.Tensor:
+    from transformer_mt.commands.evaluate import split_pairs
+    from transformer_mt.data.batching import pad_sequences
+    from transformer_mt.data.tokenizer import Tokenizer
+
+    texts, _ = split_pairs(Path(run), "test", lambda _: None)
+    tokenizer = Tokenizer.load(RunDir(Path(run)).tokenizer_dir)
+    encoded = [ids for ids in tokenizer.encode_source(texts[: 20 * batch]) if len(ids) >= 8]
+    chosen = [[*ids[:SOURCE_LENGTH], tokenizer.eos_id] for ids in encoded[:batch]]
+    return pad_sequences(chosen, tokenizer.pad_id)
 
 
 class ForcedLength:
@@ -114,10 +143,12 @@ class ForcedLength:
 Decoder = Callable[[torch.Tensor, int, int], None]  # (src_ids, beams, length)
 
 
-def ours(model: Transformer, dtype: str) -> Decoder:
-    forced: StepModel = ForcedLength(
-        convert_for_inference(model, dtype, torch.device("cpu"), fast=True)
-    )
+def ours(model: Transformer, dtype: str, shortlist: Shortlist | None = None) -> Decoder:
+    converted = convert_for_inference(model, dtype, torch.device("cpu"), fast=True)
+    if shortlist is not None:
+        assert isinstance(converted, InferenceTransformer)
+        converted.shortlist = shortlist
+    forced: StepModel = ForcedLength(converted)
 
     def decode(src: torch.Tensor, beams: int, length: int) -> None:
         strategy = GreedySearch() if beams == 1 else BeamSearch(beam_size=beams)
@@ -183,8 +214,11 @@ def ctranslate2_engine(model: Transformer, quantization: str, threads: int) -> D
     return decode
 
 
-def make_decoder(engine: str, model: Transformer, threads: int) -> Decoder:
+def make_decoder(engine: str, model: Transformer, threads: int, run: str | None) -> Decoder:
     if engine.startswith("ours-"):
+        if engine == "ours-int8-shortlist":
+            assert run is not None, "the shortlist engine needs --run (and its shortlist)"
+            return ours(model, "int8", Shortlist.load(Path(run) / SHORTLIST_FILE))
         return ours(model, engine.removeprefix("ours-"))
     if engine == "hf":
         return huggingface(model)
@@ -210,16 +244,17 @@ def run_engine(
     torch.set_num_threads(setup.threads)
     torch.set_flush_denormal(True)
     model = build_model(setup)
-    decode = make_decoder(engine, model, setup.threads)
+    decode = make_decoder(engine, model, setup.threads, setup.run)
     vocab = model.config.src_vocab_size
     speed = {}
     for case in cases:
         batch, beams = CASES[case]
-        seconds = median_seconds(decode, sources(batch, vocab), beams, length, setup.repeats)
+        src = sources(batch, vocab, setup.run)
+        seconds = median_seconds(decode, src, beams, length, setup.repeats)
         speed[case] = batch * length / seconds
     per_token = {}
     for steps in lengths:
-        seconds = median_seconds(decode, sources(1, vocab), 1, steps, setup.repeats)
+        seconds = median_seconds(decode, sources(1, vocab, setup.run), 1, steps, setup.repeats)
         per_token[str(steps)] = 1000 * seconds / steps
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"engine": engine, "speed": speed, "per_token": per_token, "peak_mb": peak_mb}

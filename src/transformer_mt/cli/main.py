@@ -18,6 +18,7 @@ from transformer_mt.cli.explain import explain
 from transformer_mt.cli.export import export
 from transformer_mt.cli.importing import import_hf
 from transformer_mt.cli.serve import serve
+from transformer_mt.cli.shortlist import shortlist
 from transformer_mt.cli.training import average, plot, train
 
 
@@ -40,6 +41,7 @@ cli.add_command(average)
 cli.add_command(plot)
 cli.add_command(translate)
 cli.add_command(evaluate)
+cli.add_command(shortlist)
 cli.add_command(check)
 cli.add_command(explain)
 cli.add_command(serve)

@@ -56,17 +56,23 @@ def evaluate_run(
     weights: str | None = None,
     dtype: str = "fp32",
     target_language: str | None = None,
+    shortlist: bool = False,
     options: DecodingOptions | None = None,
     report: Callable[[str], None] = print,
 ) -> Scores:
     """Translate, score with sacreBLEU, and record the result in the run directory."""
     configure_cpu(None)
     translator = Translator.load(
-        run_dir, device=device, weights=weights, dtype=dtype, target_language=target_language
+        run_dir,
+        device=device,
+        weights=weights,
+        dtype=dtype,
+        target_language=target_language,
+        shortlist=shortlist,
     )
     sources, references = file_pairs(*files) if files else split_pairs(run_dir, split, report)
     options = options or DecodingOptions()
-    precision = "" if dtype == "fp32" else f", {dtype}"
+    precision = ("" if dtype == "fp32" else f", {dtype}") + (", shortlist" if shortlist else "")
     report(f"translating {len(sources)} sentences ({options.describe()}{precision})")
     hypotheses = translator.translate(sources, options, progress=True)
     scores = corpus_scores(hypotheses, references)
@@ -91,6 +97,7 @@ def evaluate_run(
         "data": name,
         "decoding": options.to_dict(),
         "dtype": dtype,
+        "shortlist": shortlist,
         **scores.__dict__,
         **stutter,
     }

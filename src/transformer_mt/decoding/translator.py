@@ -35,7 +35,11 @@ from transformer_mt.decoding.doubles import DoubleTable, double_table
 from transformer_mt.decoding.guards import RepetitionGuard
 from transformer_mt.decoding.hypothesis import Hypothesis
 from transformer_mt.decoding.search import GreedySearch, SamplingSearch, SearchStrategy
+from transformer_mt.errors import UserError
 from transformer_mt.inference.convert import convert_for_inference
+from transformer_mt.inference.model import InferenceTransformer
+from transformer_mt.inference.shortlist import FILE_NAME as SHORTLIST_FILE
+from transformer_mt.inference.shortlist import Shortlist
 from transformer_mt.model.factory import Model
 from transformer_mt.runtime import resolve_device
 
@@ -105,9 +109,12 @@ class Translator:
         weights: str | Path | None = None,
         dtype: str = "fp32",
         target_language: str | None = None,
+        shortlist: bool = False,
     ) -> Translator:
         """Load the model, tokenizer and best weights of a run directory; ``target_language``
-        (``cmn_Hans`` or ``>>cmn_Hans<<``) chooses a multi-target model's output language."""
+        (``cmn_Hans`` or ``>>cmn_Hans<<``) chooses a multi-target model's output language;
+        ``shortlist`` restricts each batch's outputs to the run's vocabulary shortlist
+        (``RUN_DIR/shortlist.safetensors``, see :mod:`transformer_mt.inference.shortlist`)."""
         run = RunDir(Path(run_dir))
         model = load_model(
             run.read_model_config(), Path(weights) if weights else run.require_weights()
@@ -116,7 +123,12 @@ class Translator:
         if target_language is not None:  # a multi-target model's output language
             tokenizer = for_target_language(tokenizer, target_language)
         # The model is this translator's own: it can take the fast inference path.
-        return cls(model, tokenizer, resolve_device(device), dtype=dtype, fast=True)
+        translator = cls(model, tokenizer, resolve_device(device), dtype=dtype, fast=True)
+        if shortlist:
+            if not isinstance(translator.model, InferenceTransformer):
+                raise UserError("a vocabulary shortlist needs a Transformer run")
+            translator.model.shortlist = Shortlist.load(run.path / SHORTLIST_FILE)
+        return translator
 
     @property
     def max_source_tokens(self) -> int:
@@ -210,6 +222,8 @@ class Translator:
         each sentence's output limit (a ``ValueError`` if the search cannot honour them)."""
         if prefixes is None and constraints is None:
             return None
+        if getattr(self.model, "shortlist", None) is not None:
+            raise UserError("a vocabulary shortlist does not take prefixes or constraints")
         controls = encode_controls(self.target_vocabulary, len(sentences), prefixes, constraints)
         encoded, _ = self.encode_sources(sentences)
         config = self.model.config

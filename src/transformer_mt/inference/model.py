@@ -10,6 +10,7 @@ from typing import Any, cast
 import torch
 from torch import nn
 
+from transformer_mt.inference.shortlist import Shortlist
 from transformer_mt.model.cache import DecoderCache
 from transformer_mt.model.transformer import Transformer
 
@@ -32,6 +33,8 @@ class InferenceTransformer(Transformer):
     cache_dtype: torch.dtype | None = None  # dtype of large caches' keys and values
     # The whole decoder step as one native call (int8 models where it is built), else None.
     native_step: Any = None
+    # Restricts each batch's outputs to its source tokens' candidates (None: every token).
+    shortlist: Shortlist | None = None
     _transposed: tuple[int, int, torch.Tensor] | None = None  # (data_ptr, version, (D, V))
 
     @classmethod
@@ -55,6 +58,8 @@ class InferenceTransformer(Transformer):
             for layer in cache.layers:
                 layer.cross_keys = layer.cross_keys.to(self.cache_dtype)
                 layer.cross_values = layer.cross_values.to(self.cache_dtype)
+        if self.shortlist is not None:
+            cache.vocabulary = self.shortlist.candidates(src_ids)  # (A, W)
         return cache
 
     def decode_step(
@@ -62,7 +67,8 @@ class InferenceTransformer(Transformer):
     ) -> tuple[torch.Tensor, DecoderCache]:
         """As :meth:`Transformer.decode_step`, by the native step when the model has one."""
         if self.native_step is None:
-            return super().decode_step(tokens, cache)
+            logits, cache = super().decode_step(tokens, cache)
+            return _restricted(logits, cache.vocabulary, cache.beams), cache
         return self.native_step(tokens, cache), cache
 
     def step_log_probs(
@@ -71,7 +77,7 @@ class InferenceTransformer(Transformer):
         """:meth:`decode_step` followed by the log-softmax ``(R, V)`` in fp32 (in the native
         step's same call where it has one)."""
         if self.native_step is None:
-            logits, cache = super().decode_step(tokens, cache)
+            logits, cache = self.decode_step(tokens, cache)
             return logits.float().log_softmax(dim=-1), cache
         return self.native_step(tokens, cache, log_probs=True), cache
 
@@ -96,6 +102,18 @@ class InferenceTransformer(Transformer):
         if self._transposed is None or self._transposed[:2] != key:
             self._transposed = (*key, weight.detach().t().contiguous())
         return self._transposed[2]
+
+
+def _restricted(logits: torch.Tensor, vocabulary: torch.Tensor | None, beams: int) -> torch.Tensor:
+    """``logits (R, V)`` with ``-inf`` outside each sentence's ``vocabulary (A, W)`` (-1
+    padded; rows ``a * beams ..`` are sentence ``a``'s), all kept when None."""
+    if vocabulary is None:
+        return logits
+    sentences = vocabulary.shape[0]
+    outside = torch.ones(sentences, logits.shape[-1] + 1, dtype=torch.bool, device=logits.device)
+    outside.scatter_(1, vocabulary % (logits.shape[-1] + 1), False)  # -1 -> the extra column
+    rows = outside[:, :-1].repeat_interleave(beams, dim=0)  # (R, V)
+    return logits.masked_fill(rows, float("-inf"))
 
 
 def _transposed_copy_rows(linear: nn.Module) -> int:

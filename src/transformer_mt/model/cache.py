@@ -96,6 +96,9 @@ class DecoderCache:
     beams: int = 1  # N: consecutive rows per sentence (row r belongs to sentence r // N)
     # (A, N, C): the beam slot holding position p of beam n's history; None for one beam.
     ancestors: torch.Tensor | None = None
+    # (A, W): the target ids each sentence may produce, sorted, padded with -1 (a vocabulary
+    # shortlist); None: every token.
+    vocabulary: torch.Tensor | None = None
 
     def memory_mask(self) -> torch.Tensor | None:
         """The cross-attention mask ``(A, 1, 1, S)``, or None when no source is padded (every
@@ -151,4 +154,6 @@ class DecoderCache:
             for layer in self.layers:
                 layer.select(sentences)
             self.source_mask = self.source_mask.index_select(0, sentences)
+            if self.vocabulary is not None:
+                self.vocabulary = self.vocabulary.index_select(0, sentences)
         return self

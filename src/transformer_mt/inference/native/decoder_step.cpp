@@ -35,22 +35,24 @@ constexpr int64_t kAlign = 32;  // int8 rows are padded to whole 32-byte vectors
 // u in [0, 255] (zero padded to Kp).
 void quantize_rows(const float* x, int64_t rows, int64_t din, int64_t kp, uint8_t* u, float* sx,
                    float* low) {
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* xr = x + r * din;
-    float lo = xr[0], hi = xr[0];
-    for (int64_t k = 1; k < din; ++k) {
-      lo = std::min(lo, xr[k]);
-      hi = std::max(hi, xr[k]);
+  at::parallel_for(0, rows, 16, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* xr = x + r * din;
+      float lo = xr[0], hi = xr[0];
+      for (int64_t k = 1; k < din; ++k) {
+        lo = std::min(lo, xr[k]);
+        hi = std::max(hi, xr[k]);
+      }
+      const float scale = hi > lo ? (hi - lo) / 255.f : 1.f;
+      const float inv = 1.f / scale;
+      uint8_t* ur = u + r * kp;
+      for (int64_t k = 0; k < din; ++k)
+        ur[k] = static_cast<uint8_t>(std::min(255.f, std::nearbyint((xr[k] - lo) * inv)));
+      for (int64_t k = din; k < kp; ++k) ur[k] = 0;
+      sx[r] = scale;
+      low[r] = lo;
     }
-    const float scale = hi > lo ? (hi - lo) / 255.f : 1.f;
-    const float inv = 1.f / scale;
-    uint8_t* ur = u + r * kp;
-    for (int64_t k = 0; k < din; ++k)
-      ur[k] = static_cast<uint8_t>(std::min(255.f, std::nearbyint((xr[k] - lo) * inv)));
-    for (int64_t k = din; k < kp; ++k) ur[k] = 0;
-    sx[r] = scale;
-    low[r] = lo;
-  }
+  });
 }
 
 #if defined(__AVX2__)
@@ -91,21 +93,21 @@ struct Epilogue {
   }
 };
 
-// Products of RB rows (from row r of u) and the 4 columns from n of q, stored through `out`.
+// Products of RB rows (from row r of u) and 4 columns: weight rows w[c] of output columns
+// n[c], stored through `out`.
 template <int RB>
-inline void block4(const uint8_t* u, const int8_t* q, int64_t kp, int64_t r, int64_t n,
-                   const Epilogue& out) {
+inline void block4(const uint8_t* u, const int8_t* const w[4], const int64_t n[4], int64_t kp,
+                   int64_t r, const Epilogue& out) {
   const __m256i ones = _mm256_set1_epi16(1);
   __m256i acc[RB][4];
   for (int i = 0; i < RB; ++i)
     for (int c = 0; c < 4; ++c) acc[i][c] = _mm256_setzero_si256();
-  const int8_t* w = q + n * kp;
   const uint8_t* x0 = u + r * kp;
   for (int64_t k = 0; k < kp; k += 32) {
-    const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + k));
-    const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + kp + k));
-    const __m256i w2 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 2 * kp + k));
-    const __m256i w3 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 3 * kp + k));
+    const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[0] + k));
+    const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[1] + k));
+    const __m256i w2 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[2] + k));
+    const __m256i w3 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[3] + k));
     for (int i = 0; i < RB; ++i) {
       const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x0 + i * kp + k));
       acc[i][0] = dot32(acc[i][0], x, w0, ones);
@@ -116,8 +118,9 @@ inline void block4(const uint8_t* u, const int8_t* q, int64_t kp, int64_t r, int
   }
   for (int i = 0; i < RB; ++i) {
     alignas(16) int32_t sums[4];
-    _mm_store_si128(reinterpret_cast<__m128i*>(sums), hsum4(acc[i][0], acc[i][1], acc[i][2], acc[i][3]));
-    for (int c = 0; c < 4; ++c) out.store(r + i, n + c, sums[c]);
+    _mm_store_si128(reinterpret_cast<__m128i*>(sums),
+                    hsum4(acc[i][0], acc[i][1], acc[i][2], acc[i][3]));
+    for (int c = 0; c < 4; ++c) out.store(r + i, n[c], sums[c]);
   }
 }
 
@@ -137,19 +140,22 @@ inline int32_t dot_one(const uint8_t* u, const int8_t* q, int64_t kp) {
 }
 #endif
 
-// Outputs of all rows for columns [n0, n1).
-void products(const uint8_t* u, int64_t rows, const int8_t* q, int64_t n0, int64_t n1,
-              int64_t kp, const Epilogue& out) {
-  int64_t n = n0;
+// Outputs of rows [r0, r1) for the columns listed in cols[0..count) (weight rows of q).
+void products(const uint8_t* u, int64_t r0, int64_t r1, const int8_t* q, const int64_t* cols,
+              int64_t count, int64_t kp, const Epilogue& out) {
+  int64_t j = 0;
 #if defined(__AVX2__)
-  for (; n + 4 <= n1; n += 4) {
-    int64_t r = 0;
-    for (; r + 2 <= rows; r += 2) block4<2>(u, q, kp, r, n, out);
-    for (; r < rows; ++r) block4<1>(u, q, kp, r, n, out);
+  for (; j + 4 <= count; j += 4) {
+    const int64_t* n = cols + j;
+    const int8_t* const w[4] = {q + n[0] * kp, q + n[1] * kp, q + n[2] * kp, q + n[3] * kp};
+    int64_t r = r0;
+    for (; r + 2 <= r1; r += 2) block4<2>(u, w, n, kp, r, out);
+    for (; r < r1; ++r) block4<1>(u, w, n, kp, r, out);
   }
 #endif
-  for (; n < n1; ++n)
-    for (int64_t r = 0; r < rows; ++r) out.store(r, n, dot_one(u + r * kp, q + n * kp, kp));
+  for (; j < count; ++j)
+    for (int64_t r = r0; r < r1; ++r)
+      out.store(r, cols[j], dot_one(u + r * kp, q + cols[j] * kp, kp));
 }
 
 // y (R, N) = x (R, Din) @ W^T + b with W int8 (N, Kp), per-channel scales and column sums.
@@ -171,37 +177,65 @@ struct Int8Linear {
                       bias.numel() ? bias.data_ptr<float>() : nullptr, q.size(0), din, q.size(1)};
   }
 
+  // x quantized row by row: u (R, Kp), sx and low (R).
+  struct Rows {
+    std::unique_ptr<uint8_t[]> u;
+    std::unique_ptr<float[]> sx, low;
+  };
+
+  Rows quantize(const float* x, int64_t rows) const {
+    Rows q8{std::unique_ptr<uint8_t[]>(new uint8_t[rows * kp]),
+            std::unique_ptr<float[]>(new float[rows]), std::unique_ptr<float[]>(new float[rows])};
+    quantize_rows(x, rows, din, kp, q8.u.get(), q8.sx.get(), q8.low.get());
+    return q8;
+  }
+
+  // Only listed columns: the `beams` rows of sentence a take the columns ids[a * width ..]
+  // (a -1 ends a list), written at their own column of y (row stride `stride`).
+  void listed(const float* x, int64_t rows, int64_t beams, const int64_t* ids, int64_t width,
+              float* y, int64_t stride) const {
+    const Rows q8 = quantize(x, rows);
+    const Epilogue out{q8.sx.get(), q8.low.get(), scale, sums, bias, y, stride};
+    at::parallel_for(0, rows / beams, 1, [&](int64_t a0, int64_t a1) {
+      for (int64_t a = a0; a < a1; ++a) {
+        const int64_t* cols = ids + a * width;
+        const int64_t count = std::find(cols, cols + width, int64_t{-1}) - cols;
+        products(q8.u.get(), a * beams, (a + 1) * beams, q, cols, count, kp, out);
+      }
+    });
+  }
+
   void operator()(const float* x, int64_t rows, float* y) const {
-    std::unique_ptr<uint8_t[]> u(new uint8_t[rows * kp]);
-    std::unique_ptr<float[]> sx(new float[rows]), low(new float[rows]);
-    quantize_rows(x, rows, din, kp, u.get(), sx.get(), low.get());
-    const Epilogue out{sx.get(), low.get(), scale, sums, bias, y, n};
+    const Rows q8 = quantize(x, rows);
+    const std::unique_ptr<uint8_t[]>& u = q8.u;
+    const Epilogue out{q8.sx.get(), q8.low.get(), scale, sums, bias, y, n};
     // Split the columns across threads when the layer is large enough to pay for it.
     const int64_t blocks = (n + 3) / 4;
     const int64_t grain = rows * n * kp >= (1 << 19) ? 8 : blocks;
     at::parallel_for(0, blocks, grain, [&](int64_t b0, int64_t b1) {
-      products(u.get(), rows, q, b0 * 4, std::min(n, b1 * 4), kp, out);
+      const int64_t n0 = b0 * 4, n1 = std::min(n, b1 * 4);
+      int64_t cols[64];
+      for (int64_t c0 = n0; c0 < n1; c0 += 64) {  // in runs of up to 64 consecutive columns
+        const int64_t count = std::min<int64_t>(64, n1 - c0);
+        for (int64_t c = 0; c < count; ++c) cols[c] = c0 + c;
+        products(u.get(), 0, rows, q, cols, count, kp, out);
+      }
     });
   }
 };
 
 void layer_norm(float* x, int64_t rows, int64_t d, const float* w, const float* b, float eps) {
-  at::parallel_for(0, rows, 32, [&](int64_t r0, int64_t r1) {
-  for (int64_t r = r0; r < r1; ++r) {
-    float* xr = x + r * d;
-    double mean = 0.0;
-    for (int64_t k = 0; k < d; ++k) mean += xr[k];
-    mean /= static_cast<double>(d);
-    double var = 0.0;
-    for (int64_t k = 0; k < d; ++k) {
-      double c = xr[k] - mean;
-      var += c * c;
+  at::parallel_for(0, rows, 16, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      float* xr = x + r * d;
+      float mean = 0.f;
+      for (int64_t k = 0; k < d; ++k) mean += xr[k];
+      mean /= static_cast<float>(d);
+      float var = 0.f;
+      for (int64_t k = 0; k < d; ++k) var += (xr[k] - mean) * (xr[k] - mean);
+      const float inv = 1.f / std::sqrt(var / static_cast<float>(d) + eps);
+      for (int64_t k = 0; k < d; ++k) xr[k] = (xr[k] - mean) * inv * w[k] + b[k];
     }
-    var /= static_cast<double>(d);
-    const float inv = static_cast<float>(1.0 / std::sqrt(var + eps));
-    const float m = static_cast<float>(mean);
-    for (int64_t k = 0; k < d; ++k) xr[k] = (xr[k] - m) * inv * w[k] + b[k];
-  }
   });
 }
 
@@ -221,15 +255,34 @@ void activate(float* x, int64_t count, int64_t kind) {
 }
 
 inline float dot(const float* a, const float* b, int64_t k) {
+  int64_t i = 0;
   float s = 0.f;
-#pragma omp simd reduction(+ : s)
-  for (int64_t i = 0; i < k; ++i) s += a[i] * b[i];
+#if defined(__AVX2__)
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  for (; i + 16 <= k; i += 16) {
+    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+  }
+  for (; i + 8 <= k; i += 8)
+    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+  __m256 v = _mm256_add_ps(acc0, acc1);
+  __m128 h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+  h = _mm_add_ss(h, _mm_shuffle_ps(h, h, 1));
+  s = _mm_cvtss_f32(h);
+#endif
+  for (; i < k; ++i) s += a[i] * b[i];
   return s;
 }
 
 inline void axpy(float w, const float* x, float* y, int64_t k) {
-#pragma omp simd
-  for (int64_t i = 0; i < k; ++i) y[i] += w * x[i];
+  int64_t i = 0;
+#if defined(__AVX2__)
+  const __m256 wv = _mm256_set1_ps(w);
+  for (; i + 8 <= k; i += 8)
+    _mm256_storeu_ps(y + i, _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+#endif
+  for (; i < k; ++i) y[i] += w * x[i];
 }
 
 // softmax(scores[0..count)) in place (some may be -inf; at least one is finite).
@@ -337,13 +390,15 @@ Int8Linear linear_at(const std::vector<at::Tensor>& params, int64_t i, int64_t d
 // contract(4), norm3(2) [a linear = int8 weight, scale, column sums, bias; a norm = weight,
 // bias]; then the final norm (2; empty tensors for post-norm) and the output layer (4). self_keys/self_values: (A, H, C, N, K) per layer;
 // cross_keys/cross_values (A, H, S, K); source_valid (A, S) bool or undefined (no padding);
-// ancestors (A, N, C') int64 or undefined (one beam).
+// ancestors (A, N, C') int64 or undefined (one beam); vocabulary (A, W) int64 or undefined:
+// the only tokens each sentence scores (a shortlist; each row ends with -1 padding or at W).
 at::Tensor decoder_step(const at::Tensor& tokens, std::vector<at::Tensor> params,
                         std::vector<at::Tensor> self_keys, std::vector<at::Tensor> self_values,
                         std::vector<at::Tensor> cross_keys,
                         std::vector<at::Tensor> cross_values,
                         const c10::optional<at::Tensor>& source_valid,
-                        const c10::optional<at::Tensor>& ancestors, int64_t position,
+                        const c10::optional<at::Tensor>& ancestors,
+                        const c10::optional<at::Tensor>& vocabulary, int64_t position,
                         int64_t beams, int64_t heads, bool pre_norm, int64_t activation,
                         double embed_scale, double eps, bool log_probs) {
   const int64_t layers = static_cast<int64_t>(self_keys.size());
@@ -419,9 +474,32 @@ at::Tensor decoder_step(const at::Tensor& tokens, std::vector<at::Tensor> params
   const int64_t tail = 2 + layers * kPerLayer;
   if (pre_norm) layer_norm(x.data(), rows, d, params[tail].data_ptr<float>(),
                            params[tail + 1].data_ptr<float>(), fe);
-  at::Tensor logits = at::empty({rows, vocab}, fopts);
-  linear_at(params, tail + 2, d)(x.data(), rows, logits.data_ptr<float>());
-  return log_probs ? at::_log_softmax(logits, 1, false) : logits;
+  if (!vocabulary.has_value() || !vocabulary->defined()) {
+    at::Tensor logits = at::empty({rows, vocab}, fopts);
+    linear_at(params, tail + 2, d)(x.data(), rows, logits.data_ptr<float>());
+    return log_probs ? at::_log_softmax(logits, 1, false) : logits;
+  }
+  // A shortlist: each sentence scores only its own candidates; every other token is -inf.
+  at::Tensor out = at::full({rows, vocab}, -INFINITY, fopts);
+  const int64_t width = vocabulary->size(1);
+  const int64_t* ids = vocabulary->data_ptr<int64_t>();
+  float* y = out.data_ptr<float>();
+  linear_at(params, tail + 2, d).listed(x.data(), rows, beams, ids, width, y, vocab);
+  if (log_probs) {
+    at::parallel_for(0, rows, 8, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const int64_t* cols = ids + (r / beams) * width;
+        const int64_t count = std::find(cols, cols + width, int64_t{-1}) - cols;
+        float* yr = y + r * vocab;
+        float top = -INFINITY, total = 0.f;
+        for (int64_t j = 0; j < count; ++j) top = std::max(top, yr[cols[j]]);
+        for (int64_t j = 0; j < count; ++j) total += std::exp(yr[cols[j]] - top);
+        const float shift = top + std::log(total);
+        for (int64_t j = 0; j < count; ++j) yr[cols[j]] -= shift;
+      }
+    });
+  }
+  return out;
 }
 
 // y (R, N) = x (R, Din) @ dequantized W^T + bias: the int8 kernel alone, for tests.
@@ -438,7 +516,7 @@ TORCH_LIBRARY(transformer_mt_native, m) {
   m.def(
       "decoder_step(Tensor tokens, Tensor[] params, Tensor[] self_keys, Tensor[] self_values, "
       "Tensor[] cross_keys, Tensor[] cross_values, Tensor? source_valid, Tensor? ancestors, "
-      "int position, int beams, int heads, bool pre_norm, int activation, float embed_scale, "
+      "Tensor? vocabulary, int position, int beams, int heads, bool pre_norm, int activation, float embed_scale, "
       "float eps, bool log_probs) -> Tensor",
       &decoder_step);
   m.def("int8_linear(Tensor x, Tensor q, Tensor scale, Tensor sums, Tensor bias) -> Tensor", &int8_linear);

@@ -127,6 +127,7 @@ class NativeStep:
             [layer.cross_values for layer in cache.layers],
             valid,
             ancestors,
+            cache.vocabulary,
             position,
             cache.beams,
             self.heads,
