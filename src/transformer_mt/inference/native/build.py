@@ -21,6 +21,7 @@ import torch
 from transformer_mt.data.corpus import default_cache_dir
 
 SOURCE = Path(__file__).with_name("decoder_step.cpp")
+HEADERS = (Path(__file__).with_name("int8_linear.h"),)
 LIBRARY = "transformer_mt_native"
 
 
@@ -42,8 +43,10 @@ def vector_flags() -> list[str]:
 
 
 def build_key(flags: list[str]) -> str:
-    """What the compiled library depends on: the source, PyTorch's version and the flags."""
+    """What the compiled library depends on: the sources, PyTorch's version and the flags."""
     digest = hashlib.sha256(SOURCE.read_bytes())
+    for header in HEADERS:
+        digest.update(header.read_bytes())
     digest.update(torch.__version__.encode())
     digest.update(" ".join(flags).encode())
     return digest.hexdigest()[:16]
