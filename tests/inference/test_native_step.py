@@ -202,3 +202,22 @@ def test_turned_off_or_unbuildable_the_python_step_runs(
         build.native_ops.cache_clear()
         monkeypatch.undo()
         assert build.native_ops() is not None
+
+
+def test_a_half_precision_cache_stays_close_to_the_fp32_one(
+    make_model: Maker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = padded_source()
+    model = native_model(make_model, norm_position="pre")
+    assert model.cache_dtype == torch.float16  # large caches: half the memory traffic
+    memory = torch.randn(3, 5, 16)
+    full = run_steps(model, src, 3, 5, memory)
+    monkeypatch.setattr("transformer_mt.inference.model.LOW_PRECISION_CACHE_SIZE", 0)
+    with torch.inference_mode():
+        assert model.start_cache(memory, src).layers[0].cross_keys.dtype == torch.float16
+    half = run_steps(model, src, 3, 5, memory)
+    for got, expected in zip(half, full, strict=True):
+        # fp16 rounding (5e-4 relative) may move an int8 rounding of a later layer's input.
+        cosine = torch.nn.functional.cosine_similarity(got, expected, dim=-1)
+        assert cosine.min() > 0.999, cosine
+        assert (got - expected).abs().max() <= 0.02 * expected.abs().max()

@@ -36,10 +36,11 @@ def native_enabled() -> bool:
 
 
 def vector_flags() -> list[str]:
-    """Compiler flags for this CPU's vector instructions: AVX2 + FMA where PyTorch found them
-    (its dispatch level is AVX2 or AVX512), none otherwise (the portable kernels)."""
+    """Compiler flags for this CPU's vector instructions: AVX2, FMA and F16C where PyTorch found
+    AVX2 (its dispatch level is AVX2 or AVX512; its AVX2 level needs FMA and F16C as well),
+    none otherwise (the portable kernels)."""
     capability = torch.backends.cpu.get_cpu_capability()
-    return ["-mavx2", "-mfma"] if capability in ("AVX2", "AVX512") else []
+    return ["-mavx2", "-mfma", "-mf16c"] if capability in ("AVX2", "AVX512") else []
 
 
 def build_key(flags: list[str]) -> str:

@@ -90,6 +90,37 @@ inline void axpy(float w, const float* x, float* y, int64_t k) {
   for (; i < k; ++i) y[i] += w * x[i];
 }
 
+// fp16 keys and values (a large cache, half the memory traffic): F16C conversions on AVX2.
+inline float dot(const float* a, const c10::Half* b, int64_t k) {
+  int64_t i = 0;
+  float s = 0.f;
+#if defined(__AVX2__)
+  __m256 acc = _mm256_setzero_ps();
+  for (; i + 8 <= k; i += 8) {
+    const __m128i halves = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + i));
+    acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_cvtph_ps(halves), acc);
+  }
+  __m128 h = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+  h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+  h = _mm_add_ss(h, _mm_shuffle_ps(h, h, 1));
+  s = _mm_cvtss_f32(h);
+#endif
+  for (; i < k; ++i) s += a[i] * static_cast<float>(b[i]);
+  return s;
+}
+
+inline void axpy(float w, const c10::Half* x, float* y, int64_t k) {
+  int64_t i = 0;
+#if defined(__AVX2__)
+  const __m256 wv = _mm256_set1_ps(w);
+  for (; i + 8 <= k; i += 8) {
+    const __m256 xv = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i)));
+    _mm256_storeu_ps(y + i, _mm256_fmadd_ps(wv, xv, _mm256_loadu_ps(y + i)));
+  }
+#endif
+  for (; i < k; ++i) y[i] += w * static_cast<float>(x[i]);
+}
+
 // softmax(scores[0..count)) in place (some may be -inf; at least one is finite).
 void softmax(float* scores, int64_t count) {
   float top = -INFINITY;
@@ -108,17 +139,20 @@ struct Shapes {
 };
 
 // Self-attention of row r over its own history: qkv (R, 3D); keys/values (A, H, C, N, K).
-void self_attention(const Shapes& s, const float* qkv, float* keys, float* values,
-                    int64_t capacity, int64_t position, const int64_t* ancestors,
-                    int64_t anc_capacity, float* context) {
+template <typename T>  // float or c10::Half keys and values
+void self_attention(const Shapes& s, const float* qkv, T* keys, T* values, int64_t capacity,
+                    int64_t position, const int64_t* ancestors, int64_t anc_capacity,
+                    float* context) {
   const int64_t d = s.d, k_width = s.width, n_beams = s.beams;
   // Store this step's keys and values at (a, h, position, n).
   for (int64_t r = 0; r < s.rows; ++r) {
     const int64_t a = r / n_beams, n = r % n_beams;
     for (int64_t h = 0; h < s.heads; ++h) {
       const int64_t slot = (((a * s.heads + h) * capacity + position) * n_beams + n) * k_width;
-      std::copy_n(qkv + r * 3 * d + d + h * k_width, k_width, keys + slot);
-      std::copy_n(qkv + r * 3 * d + 2 * d + h * k_width, k_width, values + slot);
+      for (int64_t k = 0; k < k_width; ++k) {
+        keys[slot + k] = static_cast<T>(qkv[r * 3 * d + d + h * k_width + k]);
+        values[slot + k] = static_cast<T>(qkv[r * 3 * d + 2 * d + h * k_width + k]);
+      }
     }
   }
   const float scale = 1.f / std::sqrt(static_cast<float>(k_width));
@@ -146,9 +180,9 @@ void self_attention(const Shapes& s, const float* qkv, float* keys, float* value
 }
 
 // Cross-attention: queries (R, D), keys/values (A, H, S, K), valid (A, S) or null.
-void cross_attention(const Shapes& s, const float* queries, const float* keys,
-                     const float* values, int64_t source_length, const bool* valid,
-                     float* context) {
+template <typename T>  // float or c10::Half keys and values
+void cross_attention(const Shapes& s, const float* queries, const T* keys, const T* values,
+                     int64_t source_length, const bool* valid, float* context) {
   const int64_t d = s.d, k_width = s.width;
   const float scale = 1.f / std::sqrt(static_cast<float>(k_width));
   at::parallel_for(0, s.rows * s.heads, 16, [&](int64_t i0, int64_t i1) {
@@ -157,8 +191,8 @@ void cross_attention(const Shapes& s, const float* queries, const float* keys,
     for (int64_t i = i0; i < i1; ++i) {
       const int64_t r = i / s.heads, h = i % s.heads, a = r / s.beams;
       for (int64_t k = 0; k < k_width; ++k) q[k] = queries[r * d + h * k_width + k] * scale;
-      const float* kh = keys + (a * s.heads + h) * source_length * k_width;
-      const float* vh = values + (a * s.heads + h) * source_length * k_width;
+      const T* kh = keys + (a * s.heads + h) * source_length * k_width;
+      const T* vh = values + (a * s.heads + h) * source_length * k_width;
       for (int64_t j = 0; j < source_length; ++j)
         scores[j] = (valid && !valid[a * source_length + j])
                         ? -INFINITY
@@ -259,15 +293,26 @@ at::Tensor decoder_step(const at::Tensor& tokens, std::vector<at::Tensor> params
     const int64_t base = 2 + l * kPerLayer;
     residual(norm_at(params, base + 8), [&](const float* in, float* out) {
       linear_at(params, base, d)(in, rows, qkv.data());
-      self_attention(s, qkv.data(), self_keys[l].data_ptr<float>(),
-                     self_values[l].data_ptr<float>(), capacity, position, anc, anc_capacity,
-                     attended.data());
+      if (self_keys[l].scalar_type() == at::kHalf)
+        self_attention(s, qkv.data(), self_keys[l].data_ptr<c10::Half>(),
+                       self_values[l].data_ptr<c10::Half>(), capacity, position, anc,
+                       anc_capacity, attended.data());
+      else
+        self_attention(s, qkv.data(), self_keys[l].data_ptr<float>(),
+                       self_values[l].data_ptr<float>(), capacity, position, anc, anc_capacity,
+                       attended.data());
       linear_at(params, base + 4, d)(attended.data(), rows, out);
     });
     residual(norm_at(params, base + 18), [&](const float* in, float* out) {
       linear_at(params, base + 10, d)(in, rows, qkv.data());  // queries only: (R, D)
-      cross_attention(s, qkv.data(), cross_keys[l].data_ptr<float>(),
-                      cross_values[l].data_ptr<float>(), source_length, valid, attended.data());
+      if (cross_keys[l].scalar_type() == at::kHalf)
+        cross_attention(s, qkv.data(), cross_keys[l].data_ptr<c10::Half>(),
+                        cross_values[l].data_ptr<c10::Half>(), source_length, valid,
+                        attended.data());
+      else
+        cross_attention(s, qkv.data(), cross_keys[l].data_ptr<float>(),
+                        cross_values[l].data_ptr<float>(), source_length, valid,
+                        attended.data());
       linear_at(params, base + 14, d)(attended.data(), rows, out);
     });
     residual(norm_at(params, base + 28), [&](const float* in, float* out) {
