@@ -108,8 +108,8 @@ def free_port() -> int:
 
 
 @contextmanager
-def started_server(run_dir: Path, threads: int | None) -> Iterator[str]:
-    """``transformer-mt serve RUN_DIR`` in a subprocess on a free loopback port."""
+def started_server(run_dir: Path, threads: int | None, options: list[str]) -> Iterator[str]:
+    """``transformer-mt serve RUN_DIR [OPTIONS]`` in a subprocess on a free loopback port."""
     port = free_port()
     src = Path(__file__).resolve().parents[1] / "src"
     paths = [str(src), *filter(None, [os.environ.get("PYTHONPATH")])]
@@ -117,7 +117,8 @@ def started_server(run_dir: Path, threads: int | None) -> Iterator[str]:
     command = [sys.executable, "-m", "transformer_mt", "serve", str(run_dir), "--port", str(port)]
     if threads:
         command += ["--threads", str(threads)]
-    server = subprocess.Popen(command, env=env)
+    server_options = command + options
+    server = subprocess.Popen(server_options, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 180
@@ -145,13 +146,17 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 64])
     parser.add_argument("--beam-size", type=int, default=4)
     parser.add_argument("--threads", type=int, default=None, help="Server torch threads.")
+    parser.add_argument("--dtype", default="fp32", choices=["fp32", "bf16", "int8"])
+    parser.add_argument("--shortlist", action="store_true", help="Serve with --shortlist.")
     parser.add_argument("--url", help="A server already running on 127.0.0.1 (not started).")
     args = parser.parse_args()
     if args.url and urlparse(args.url).hostname not in LOOPBACK:
         raise SystemExit("error: --url must be on 127.0.0.1 (this is a local load test)")
     sentences = test_sources(args.run_dir)
     print(f"{len(sentences):,} test sentences from {args.run_dir}; beam {args.beam_size}")
-    with started_server(args.run_dir, args.threads) if not args.url else _given(args.url) as url:
+    options = ["--dtype", args.dtype, *(["--shortlist"] if args.shortlist else [])]
+    server = started_server(args.run_dir, args.threads, options)
+    with server if not args.url else _given(args.url) as url:
         asyncio.run(run_load(url, sentences, 16, 4, args.beam_size))  # warm-up
         results = []
         for concurrency in args.concurrency:

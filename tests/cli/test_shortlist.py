@@ -42,3 +42,8 @@ def test_without_a_shortlist_file_or_with_controls_one_line_errors(run_copy: Pat
     assert_user_error(controlled, "shortlist", "prefixes or constraints")
     bad = invoke(["shortlist", str(run_copy), "--max-pairs", "0"])
     assert_user_error(bad, "--max-pairs")
+
+
+def test_serve_refuses_a_missing_shortlist_in_one_line(run_copy: Path) -> None:
+    result = invoke(["serve", str(run_copy), "--port", "0", "--dtype", "int8", "--shortlist"])
+    assert_user_error(result, "shortlist")

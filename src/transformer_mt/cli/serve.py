@@ -21,6 +21,18 @@ from transformer_mt.ranges import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, Range
     metavar="LANG",
     help="A multi-target model's output language (e.g. cmn_Hans; imported models).",
 )
+@click.option(
+    "--dtype",
+    type=click.Choice(["fp32", "bf16", "int8"]),
+    default="fp32",
+    show_default=True,
+    help="Weights in fp32, bf16, or int8 (the native int8 decoder step, CPU).",
+)
+@click.option(
+    "--shortlist",
+    is_flag=True,
+    help="Score only the run's vocabulary shortlist's candidates (transformer-mt shortlist).",
+)
 @click.option("--threads", type=int, default=None, help="Torch threads (default: all cores).")
 @click.option("--max-chars", default=1000, show_default=True, help="Characters per sentence.")
 @click.option("--max-sentences", default=64, show_default=True, help="Sentences per request.")
@@ -52,6 +64,8 @@ def serve(
     port: int,
     device: str,
     target_language: str | None,
+    dtype: str,
+    shortlist: bool,
     threads: int | None,
     max_chars: int,
     max_sentences: int,
@@ -101,7 +115,9 @@ def serve(
             raise UserError(f"{flag} {problem}")
     check_listen_address(host, port)  # before the model loads: a taken port fails at once
     configure_cpu(threads)
-    translator = Translator.load(run_dir, device=device, target_language=target_language)
+    translator = Translator.load(
+        run_dir, device=device, dtype=dtype, target_language=target_language, shortlist=shortlist
+    )
     app = create_app(
         translator,
         limits=limits,
