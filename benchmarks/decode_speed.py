@@ -4,6 +4,7 @@
     python benchmarks/decode_speed.py --run /work/models/quickstart     # a trained run
     python benchmarks/decode_speed.py --engines ours-fp32 hf --cases b1-greedy --repeats 3
     python benchmarks/decode_speed.py --lengths 16 32 64 128 256        # time per token vs length
+    python benchmarks/decode_speed.py --run RUN --engines ours-int8 ct2-int8 --rounds 3  # A B A B
 
 Every engine decodes the same weights (HF and CTranslate2 get them through ``transformer-mt
 export``'s code) from the same sources: for a trained run (``--run``) its first test sentences
@@ -260,6 +261,21 @@ def run_engine(
     return {"engine": engine, "speed": speed, "per_token": per_token, "peak_mb": peak_mb}
 
 
+def median_result(found: list[dict[str, Any]]) -> dict[str, Any]:
+    """One engine's cells as medians over its rounds."""
+
+    def middle(key: str) -> dict[str, float]:
+        return {cell: statistics.median(r[key][cell] for r in found) for cell in found[0][key]}
+
+    peak = max(r["peak_mb"] for r in found)
+    return {
+        "engine": found[0]["engine"],
+        "speed": middle("speed"),
+        "per_token": middle("per_token"),
+        "peak_mb": peak,
+    }
+
+
 def print_tables(
     results: list[dict[str, Any]], cases: list[str], lengths: list[int], length: int
 ) -> None:
@@ -300,6 +316,13 @@ def main() -> None:
     parser.add_argument("--lengths", nargs="*", type=int, default=[], help="per-token sweep")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (ours, HF)")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run every engine's process this many times, in turn (A B A B ...); cells are "
+        "the medians over rounds, so that a machine whose speed drifts treats all alike",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)  # internal: run one engine
     args = parser.parse_args()
     setup = Setup(args.run, args.vocab, args.threads, args.repeats)
@@ -307,18 +330,23 @@ def main() -> None:
         result = run_engine(args.worker, setup, args.cases, args.lengths, args.length)
         print(json.dumps(result))
         return
-    results = []
-    for engine in args.engines:
-        command = [sys.executable, __file__, *sys.argv[1:], "--worker", engine]
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            print(f"{engine}: failed\n{done.stderr[-2000:]}", file=sys.stderr)
-            continue
-        results.append(json.loads(done.stdout.strip().splitlines()[-1]))
-        print(f"{engine}: done", file=sys.stderr)
+    rounds: dict[str, list[dict[str, Any]]] = {engine: [] for engine in args.engines}
+    for _ in range(args.rounds):
+        for engine in args.engines:
+            command = [sys.executable, __file__, *sys.argv[1:], "--worker", engine]
+            done = subprocess.run(command, capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                print(f"{engine}: failed\n{done.stderr[-2000:]}", file=sys.stderr)
+                continue
+            rounds[engine].append(json.loads(done.stdout.strip().splitlines()[-1]))
+            print(f"{engine}: done", file=sys.stderr)
+    results = [median_result(found) for found in rounds.values() if found]
     model = args.run or f"random Transformer-base (V={args.vocab})"
     print(f"CPU: {cpu_summary()}")
-    print(f"model: {model}; torch threads {args.threads}; {args.repeats} timed calls per cell")
+    print(
+        f"model: {model}; torch threads {args.threads}; {args.repeats} timed calls per cell; "
+        f"median of {args.rounds} round(s)"
+    )
     print_tables(results, args.cases, args.lengths, args.length)
 
 
