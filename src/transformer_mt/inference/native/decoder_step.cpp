@@ -59,48 +59,27 @@ void activate(float* x, int64_t count, int64_t kind) {
   }
 }
 
-inline float dot(const float* a, const float* b, int64_t k) {
+// Keys and values are float, or fp16 in a large cache (half the memory traffic; F16C on AVX2).
+#if defined(__AVX2__)
+inline __m256 load8(const float* x) { return _mm256_loadu_ps(x); }
+inline __m256 load8(const c10::Half* x) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x)));
+}
+#endif
+
+template <typename T>
+inline float dot(const float* a, const T* b, int64_t k) {
   int64_t i = 0;
   float s = 0.f;
 #if defined(__AVX2__)
   __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
   for (; i + 16 <= k; i += 16) {
-    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
-    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), load8(b + i), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), load8(b + i + 8), acc1);
   }
-  for (; i + 8 <= k; i += 8)
-    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+  for (; i + 8 <= k; i += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), load8(b + i), acc0);
   __m256 v = _mm256_add_ps(acc0, acc1);
   __m128 h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-  h = _mm_add_ss(h, _mm_shuffle_ps(h, h, 1));
-  s = _mm_cvtss_f32(h);
-#endif
-  for (; i < k; ++i) s += a[i] * b[i];
-  return s;
-}
-
-inline void axpy(float w, const float* x, float* y, int64_t k) {
-  int64_t i = 0;
-#if defined(__AVX2__)
-  const __m256 wv = _mm256_set1_ps(w);
-  for (; i + 8 <= k; i += 8)
-    _mm256_storeu_ps(y + i, _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
-#endif
-  for (; i < k; ++i) y[i] += w * x[i];
-}
-
-// fp16 keys and values (a large cache, half the memory traffic): F16C conversions on AVX2.
-inline float dot(const float* a, const c10::Half* b, int64_t k) {
-  int64_t i = 0;
-  float s = 0.f;
-#if defined(__AVX2__)
-  __m256 acc = _mm256_setzero_ps();
-  for (; i + 8 <= k; i += 8) {
-    const __m128i halves = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + i));
-    acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_cvtph_ps(halves), acc);
-  }
-  __m128 h = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
   h = _mm_add_ps(h, _mm_movehl_ps(h, h));
   h = _mm_add_ss(h, _mm_shuffle_ps(h, h, 1));
   s = _mm_cvtss_f32(h);
@@ -109,14 +88,13 @@ inline float dot(const float* a, const c10::Half* b, int64_t k) {
   return s;
 }
 
-inline void axpy(float w, const c10::Half* x, float* y, int64_t k) {
+template <typename T>
+inline void axpy(float w, const T* x, float* y, int64_t k) {
   int64_t i = 0;
 #if defined(__AVX2__)
   const __m256 wv = _mm256_set1_ps(w);
-  for (; i + 8 <= k; i += 8) {
-    const __m256 xv = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i)));
-    _mm256_storeu_ps(y + i, _mm256_fmadd_ps(wv, xv, _mm256_loadu_ps(y + i)));
-  }
+  for (; i + 8 <= k; i += 8)
+    _mm256_storeu_ps(y + i, _mm256_fmadd_ps(wv, load8(x + i), _mm256_loadu_ps(y + i)));
 #endif
   for (; i < k; ++i) y[i] += w * static_cast<float>(x[i]);
 }

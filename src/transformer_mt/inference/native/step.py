@@ -26,6 +26,13 @@ from transformer_mt.model.transformer import Transformer
 ACTIVATIONS = {"relu": 0, "gelu": 1, "swish": 2, "silu": 2}
 
 
+def decoder_norms(model: Transformer) -> list[nn.LayerNorm]:
+    """Every LayerNorm of the decoder step (the layers', then the final one if any)."""
+    norms = [m for m in model.decoder_layers.modules() if isinstance(m, nn.LayerNorm)]
+    final = model.decoder_norm
+    return norms + ([final] if isinstance(final, nn.LayerNorm) else [])
+
+
 def unsupported(model: nn.Module) -> str | None:
     """Why the native step cannot run ``model`` (None if it can)."""
     if not isinstance(model, Transformer):
@@ -35,10 +42,7 @@ def unsupported(model: nn.Module) -> str | None:
         return f"activation {config.activation!r}"
     if next(model.parameters()).device.type != "cpu":
         return "not on the CPU"
-    norms = [m for m in model.decoder_layers.modules() if isinstance(m, nn.LayerNorm)]
-    if isinstance(model.decoder_norm, nn.LayerNorm):
-        norms.append(model.decoder_norm)
-    if len({norm.eps for norm in norms}) > 1:
+    if len({norm.eps for norm in decoder_norms(model)}) > 1:
         return "LayerNorms with different eps"
     return None
 
@@ -88,7 +92,7 @@ class NativeStep:
         self.activation = ACTIVATIONS[config.activation]
         self.embed_scale = float(model.target_embedder.scale)
         self.max_positions = config.max_positions
-        norms = [m for m in model.decoder_layers.modules() if isinstance(m, nn.LayerNorm)]
+        norms = decoder_norms(model)
         self.eps = float(norms[0].eps) if norms else 1e-5
 
     @classmethod
