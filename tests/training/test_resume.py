@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -100,6 +101,25 @@ def test_kill_9_leaves_a_loadable_checkpoint_to_resume_from(
     step = load_snapshot(latest).step
     resumed = resume_config(run_dir, None, [f"training.max_steps={step + 2}"])
     assert run_training(resumed, resume=True).step == step + 2
+
+
+def test_linear_schedule_resumes_exactly_within_its_budget(
+    data: dict[str, str], tmp_path: Path
+) -> None:
+    # The linear decay depends on the share of max_steps used: a run resumed from its middle
+    # checkpoint with the same budget retraces the uninterrupted one, learning rates included.
+    options = {"max_steps": 14, "checkpoint_every": 7, "keep_last": 3, "schedule": "linear"}
+    run_training(raw_config(tmp_path / "whole", data, **options))
+    rates = [r["lr"] for r in records(tmp_path / "whole", "train")]
+    assert rates[4:] == sorted(rates[4:], reverse=True)  # after the warmup: down ...
+    assert rates[-1] < rates[3] / 10  # ... to almost nothing at the end of the budget
+    shutil.copytree(tmp_path / "whole", tmp_path / "split")
+    (tmp_path / "split" / "checkpoints" / "step-00000014.safetensors").unlink()
+    state = run_training(resume_config(tmp_path / "split", None, []), resume=True)
+    assert state.step == 14
+    assert records(tmp_path / "split", "train") == records(tmp_path / "whole", "train")
+    whole = (tmp_path / "whole" / "last.safetensors").read_bytes()
+    assert (tmp_path / "split" / "last.safetensors").read_bytes() == whole
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])

@@ -32,6 +32,7 @@ from transformer_mt.ranges import (
 
 DIRECTIONS = ("en-zh", "zh-en")
 PRECISIONS = ("fp32", "bf16", "fp16")
+SCHEDULES = ("inverse_sqrt", "linear")  # learning-rate decay after the warmup
 STOPPING_METRICS = ("valid_bleu", "valid_loss")
 
 
@@ -156,7 +157,10 @@ class TrainingConfig:
     max_epochs: int | None = None  # stop after this many passes over the data
     max_minutes: float | None = None  # stop after this much wall-clock training time
     lr: float = 1e-3  # peak learning rate, reached at the end of warmup
-    warmup_steps: int = 400  # linear warmup, then decay proportional to 1/sqrt(step)
+    warmup_steps: int = 400  # linear warmup to the peak, then the schedule's decay
+    # inverse_sqrt: lr * sqrt(warmup / step) | linear: down to 0 at the end of the budget
+    # (max_steps, max_epochs or max_minutes; over minutes a run is not bit-reproducible)
+    schedule: str = "inverse_sqrt"
     adam_betas: tuple[float, float] = (0.9, 0.98)
     adam_eps: float = 1e-9
     weight_decay: float = 0.0
@@ -192,6 +196,10 @@ class TrainingConfig:
             )
         if self.precision not in PRECISIONS:
             raise ConfigError(f"training.precision must be one of {PRECISIONS}")
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(
+                f"training.schedule must be one of {SCHEDULES}, got {self.schedule!r}"
+            )
         if self.device not in ("auto", "cpu", "cuda"):
             raise ConfigError(f"training.device must be auto, cpu or cuda, got {self.device!r}")
         if self.best_metric not in STOPPING_METRICS:

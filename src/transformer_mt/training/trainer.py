@@ -30,7 +30,7 @@ from transformer_mt.training.encoded import TrainingCorpus
 from transformer_mt.training.interrupt import StopRequest
 from transformer_mt.training.metrics_log import MetricsLog
 from transformer_mt.training.progress import Progress
-from transformer_mt.training.schedule import inverse_sqrt_factor
+from transformer_mt.training.schedule import budget_progress, lr_factor
 from transformer_mt.training.snapshot import (
     Snapshot,
     checkpoint_path,
@@ -96,12 +96,15 @@ class Trainer:
             eps=config.adam_eps,
             weight_decay=config.weight_decay,
         )
+        self.progress = 0.0  # share of the budget used, as rank 0 measures it (_finished)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, lambda step: inverse_sqrt_factor(step + 1, config.warmup_steps)
+            self.optimizer,
+            lambda step: lr_factor(config.schedule, step + 1, config.warmup_steps, self.progress),
         )
         self.scaler = torch.amp.GradScaler(device.type) if config.precision == "fp16" else None
         self.average = WeightAverage(model, config.ema_decay) if config.ema_decay else None
         self.state = TrainState()
+        self.updates_per_epoch: int | None = None  # known once run() has counted the batches
         self.rng = random.Random(config.seed)
         self.resumed_at: int | None = None
         self.bleu_step: int | None = None  # step of the latest validation with BLEU
@@ -120,6 +123,7 @@ class Trainer:
         per_update = config.accumulate * workers.world_size
         batches = self.train_data.num_batches(config.max_tokens)
         updates_per_epoch = math.ceil(batches / per_update)
+        self.updates_per_epoch = updates_per_epoch
         if per_update > batches and workers.is_main:
             self.report(
                 f"warning: training.accumulate={config.accumulate}: each update takes "
@@ -264,17 +268,33 @@ class Trainer:
         if self.average is not None:
             self.average.update()
 
+    def _budget_progress(self) -> float:
+        """The share of the training budget used so far (for the linear schedule)."""
+        config, state = self.config, self.state
+        by_epochs = None
+        if config.max_epochs is not None and self.updates_per_epoch:
+            by_epochs = config.max_epochs * self.updates_per_epoch
+        return budget_progress(
+            state.step,
+            state.elapsed,
+            max_steps=config.max_steps,
+            max_minutes=config.max_minutes,
+            max_updates_by_epochs=by_epochs,
+        )
+
     def _finished(self) -> bool:
-        """Step, time or patience limits as rank 0 sees them (workers follow rank 0), or a stop
-        signal on any worker (then :attr:`stopping` is set on every worker)."""
+        """Step, time or patience limits as rank 0 sees them (workers follow rank 0, and take
+        its :attr:`progress` through the budget), or a stop signal on any worker (then
+        :attr:`stopping` is set on every worker)."""
         config, state, workers = self.config, self.state, self.workers
         done = state.stopped_early
         if config.max_steps is not None and state.step >= config.max_steps:
             done = True
         if config.max_minutes is not None and state.elapsed >= config.max_minutes * 60:
             done = True
-        limit, signalled = workers.sum(
-            [float(done and workers.is_main), float(self.stop.requested)]
+        progress = self._budget_progress() if workers.is_main else 0.0
+        limit, signalled, self.progress = workers.sum(
+            [float(done and workers.is_main), float(self.stop.requested), progress]
         )
         self.stopping = signalled > 0
         return limit > 0 or self.stopping
