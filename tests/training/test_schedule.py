@@ -9,7 +9,7 @@ import math
 import pytest
 
 from transformer_mt.training.schedule import (
-    budget_progress,
+    budget_share,
     inverse_sqrt_factor,
     linear_decay_factor,
     lr_factor,
@@ -80,7 +80,7 @@ def test_lr_factor_dispatches_on_the_schedule_name() -> None:
         ({"max_steps": 50, "max_minutes": None, "max_updates_by_epochs": None}, 1.0),
     ],
 )
-def test_budget_progress_is_the_largest_share_of_any_limit(
+def test_budget_share_is_the_largest_share_of_any_limit(
     limits: dict[str, float | None], expected: float
 ) -> None:
-    assert budget_progress(100, 60.0, **limits) == pytest.approx(expected)  # type: ignore[arg-type]
+    assert budget_share(100, 60.0, **limits) == pytest.approx(expected)  # type: ignore[arg-type]

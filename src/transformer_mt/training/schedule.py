@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import math
 
+from transformer_mt.config import TrainingConfig
+from transformer_mt.training.state import TrainState
+
 
 def inverse_sqrt_factor(step: int, warmup_steps: int) -> float:
     """Multiplier of the peak learning rate at update ``step`` (1-based).
@@ -40,6 +43,23 @@ def lr_factor(schedule: str, step: int, warmup_steps: int, progress: float) -> f
 
 
 def budget_progress(
+    config: TrainingConfig, state: TrainState, updates_per_epoch: int | None
+) -> float:
+    """The share of ``config``'s training budget that ``state`` has used (epochs count once
+    ``updates_per_epoch`` is known)."""
+    by_epochs = None
+    if config.max_epochs is not None and updates_per_epoch:
+        by_epochs = config.max_epochs * updates_per_epoch
+    return budget_share(
+        state.step,
+        state.elapsed,
+        max_steps=config.max_steps,
+        max_minutes=config.max_minutes,
+        max_updates_by_epochs=by_epochs,
+    )
+
+
+def budget_share(
     step: int,
     elapsed_s: float,
     *,

@@ -19,6 +19,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from transformer_mt.data.batching import Batch
 from transformer_mt.model.factory import Model
+from transformer_mt.training.encoded import TrainingCorpus
 from transformer_mt.training.loss import (
     LossOutput,
     logits_cross_entropy,
@@ -102,3 +103,21 @@ def accumulate_gradients(
             (scaler.scale(loss) if scaler is not None else loss).backward()
         nll += float(output.nll)
     return nll
+
+
+@torch.inference_mode()
+def validation_loss(
+    model: Model, data: TrainingCorpus, max_tokens: int, device: torch.device, precision: str
+) -> tuple[float, float]:
+    """Per-token negative log-likelihood and accuracy of ``model`` on the whole of ``data``
+    (teacher forcing, no label smoothing)."""
+    model.eval()
+    nll, correct, tokens = 0.0, 0.0, 0
+    with autocast(device, precision):
+        for indices in data.batch_order(max_tokens, None):
+            batch = data.batch(indices).to(device)
+            output, count = teacher_forced_loss(model, batch, 0.0)
+            nll += float(output.nll)
+            correct += float(output.correct)
+            tokens += count
+    return nll / max(tokens, 1), correct / max(tokens, 1)

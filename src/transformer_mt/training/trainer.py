@@ -42,8 +42,7 @@ from transformer_mt.training.step import (
     TeacherForcing,
     UpdateResult,
     accumulate_gradients,
-    autocast,
-    teacher_forced_loss,
+    validation_loss,
 )
 
 Report = Callable[[str], None]
@@ -268,20 +267,6 @@ class Trainer:
         if self.average is not None:
             self.average.update()
 
-    def _budget_progress(self) -> float:
-        """The share of the training budget used so far (for the linear schedule)."""
-        config, state = self.config, self.state
-        by_epochs = None
-        if config.max_epochs is not None and self.updates_per_epoch:
-            by_epochs = config.max_epochs * self.updates_per_epoch
-        return budget_progress(
-            state.step,
-            state.elapsed,
-            max_steps=config.max_steps,
-            max_minutes=config.max_minutes,
-            max_updates_by_epochs=by_epochs,
-        )
-
     def _finished(self) -> bool:
         """Step, time or patience limits as rank 0 sees them (workers follow rank 0, and take
         its :attr:`progress` through the budget), or a stop signal on any worker (then
@@ -292,9 +277,10 @@ class Trainer:
             done = True
         if config.max_minutes is not None and state.elapsed >= config.max_minutes * 60:
             done = True
-        progress = self._budget_progress() if workers.is_main else 0.0
+        main = workers.is_main
+        progress = budget_progress(config, state, self.updates_per_epoch) if main else 0.0
         limit, signalled, self.progress = workers.sum(
-            [float(done and workers.is_main), float(self.stop.requested), progress]
+            [float(done and main), float(self.stop.requested), progress]
         )
         self.stopping = signalled > 0
         return limit > 0 or self.stopping
@@ -306,19 +292,12 @@ class Trainer:
         if bleu_due or step % config.validate_every == 0:
             self.validate(with_bleu=bleu_due)
 
-    @torch.inference_mode()
     def validation_loss(self) -> tuple[float, float]:
         """Per-token negative log-likelihood and accuracy on the whole validation set."""
-        self.model.eval()
-        nll, correct, tokens = 0.0, 0.0, 0
-        with autocast(self.device, self.config.precision):
-            for indices in self.valid_data.batch_order(self.config.max_tokens, None):
-                batch = self.valid_data.batch(indices).to(self.device)
-                output, count = teacher_forced_loss(self.model, batch, 0.0)
-                nll += float(output.nll)
-                correct += float(output.correct)
-                tokens += count
-        return nll / max(tokens, 1), correct / max(tokens, 1)
+        config = self.config
+        return validation_loss(
+            self.model, self.valid_data, config.max_tokens, self.device, config.precision
+        )
 
     def validate(self, *, with_bleu: bool) -> None:
         """Validation on rank 0 (of the averaged weights when averaging is on)."""
