@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -25,6 +26,7 @@ from cli.toy_data import (
     write_tsv,
 )
 from transformer_mt.artifacts.rundir import RunDir
+from transformer_mt.commands.finetune import fallback_share
 from transformer_mt.data.tokenizer import Tokenizer
 
 
@@ -155,3 +157,13 @@ def test_a_fine_tuned_run_resumes(parent: Path, tmp_path: Path) -> None:
     result = invoke(["train", "--resume", run, "--set", "training.max_steps=6"])
     assert result.exit_code == 0, (result.stderr, result.exception)
     assert "resuming" in result.stderr and "encoder frozen" in result.stderr
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 1 << 22])
+def test_fallback_share_counts_listed_ids_chunk_by_chunk(chunk: int) -> None:
+    ids = np.random.default_rng(0).integers(0, 50, size=1001).astype(np.uint16)  # (T,)
+    fallback = [3, 7, 49, 60]  # 60: a listed id the data never uses
+    expected = float(np.isin(ids, fallback).mean())
+    assert fallback_share(ids, fallback, chunk=chunk) == pytest.approx(expected)
+    assert fallback_share(ids[:0], fallback) == 0.0
+    assert fallback_share(ids, []) == 0.0
