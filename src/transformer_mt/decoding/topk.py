@@ -7,12 +7,22 @@ exact top-k is: block maxima (``amax``, vectorised), the ``k`` best blocks, then
 their ``k * BLOCK`` scores. On one core (V 16,000, 128 rows, k 8) that is 0.84 ms against
 ``torch.topk``'s 2.54 ms.
 
+Where the native library is loaded (an int8 model's step loads it), one native pass per row
+does both instead (:mod:`transformer_mt.inference.native`), ordering equal scores by id like a
+stable sort. On 2 threads, for beam 4 over V 8,000 (rows of 32,000, k 8): 22 us against
+``torch.topk``'s 125 for one sentence, 0.22 ms against the blocked search's 0.68 for 32; greedy
+(k 1) for 32 sentences: 59 us against ``argmax``'s 381.
+
 Shape letters: N rows, V scores per row, k kept, B block width.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
+
+from transformer_mt.inference.native.build import loaded_ops
 
 BLOCK = 128
 # Below this many scores torch's own kernels win: the blocked search costs about 45 us in
@@ -27,6 +37,10 @@ def top_k(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     width = scores.shape[-1]
     if k > width:
         raise ValueError(f"k={k} exceeds the {width} scores per row")
+    native = _native(scores)
+    if native is not None:
+        values, ids = native.top_k(scores, k)
+        return values, ids
     if _use_torch(scores) or width < 2 * k * BLOCK:
         return scores.topk(k, dim=-1)
     blocks, tail = _split(scores)  # (N, V/B, B), (N, V % B)
@@ -40,6 +54,9 @@ def top_k(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
 def argmax(scores: torch.Tensor) -> torch.Tensor:
     """The id of each row's highest score ``(N, V)`` -> ``(N,)``; the first one on ties,
     like ``scores.argmax(dim=-1)``."""
+    native = _native(scores)
+    if native is not None:
+        return native.top_k(scores, 1)[1][:, 0]
     if _use_torch(scores) or scores.shape[-1] < BLOCK:
         return scores.argmax(dim=-1)
     blocks, tail = _split(scores)  # (N, V/B, B), (N, V % B)
@@ -48,6 +65,13 @@ def argmax(scores: torch.Tensor) -> torch.Tensor:
     block_scores, block_ids = _gather_blocks(blocks, first_best)  # (N, B) each
     candidates, ids = _with_tail(block_scores, block_ids, tail, scores.shape[-1])  # (N, B+V%B)
     return ids.gather(1, candidates.argmax(dim=-1, keepdim=True))[:, 0]
+
+
+def _native(scores: torch.Tensor) -> Any | None:
+    """The native kernels where they are loaded and take ``scores`` (fp32 rows on the CPU)."""
+    if scores.device.type != "cpu" or scores.dtype != torch.float32 or scores.dim() != 2:
+        return None
+    return loaded_ops()
 
 
 def _use_torch(scores: torch.Tensor) -> bool:

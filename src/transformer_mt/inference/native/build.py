@@ -21,7 +21,7 @@ import torch
 from transformer_mt.data.corpus import default_cache_dir
 
 SOURCE = Path(__file__).with_name("decoder_step.cpp")
-HEADERS = (Path(__file__).with_name("int8_linear.h"),)
+HEADERS = tuple(Path(__file__).with_name(name) for name in ("int8_linear.h", "row_top_k.h"))
 LIBRARY = "transformer_mt_native"
 
 
@@ -88,6 +88,13 @@ def native_ops() -> Any | None:
         _failure = f"the native decoder step could not be built: {str(error).splitlines()[0]}"
         return None
     return getattr(torch.ops, LIBRARY)
+
+
+def loaded_ops() -> Any | None:
+    """:func:`native_ops`'s library where this process has already loaded it (an int8 model's
+    step does), else None; never starts a build (kernels that merely speed up work that PyTorch
+    also does, such as the top-k, use it only where it is there)."""
+    return native_ops() if native_ops.cache_info().currsize else None
 
 
 def _put_ninja_on_path() -> None:

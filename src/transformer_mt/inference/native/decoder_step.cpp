@@ -14,6 +14,7 @@
 #include <torch/library.h>
 
 #include "int8_linear.h"
+#include "row_top_k.h"
 
 #include <algorithm>
 #include <cmath>
@@ -348,4 +349,5 @@ TORCH_LIBRARY(transformer_mt_native, m) {
       "float eps, bool log_probs) -> Tensor",
       &decoder_step);
   m.def("int8_linear(Tensor x, Tensor q, Tensor scale, Tensor sums, Tensor bias) -> Tensor", &int8_linear);
+  m.def("top_k(Tensor scores, int k) -> (Tensor, Tensor)", &row_top_k::top_k);
 }
