@@ -12,6 +12,7 @@ import torch
 from transformer_mt.inference.convert import convert_for_inference
 from transformer_mt.inference.model import InferenceTransformer
 from transformer_mt.inference.native import build
+from transformer_mt.inference.native import step as step_module
 from transformer_mt.inference.native.step import NativeStep, quantize_per_channel
 from transformer_mt.model import Transformer
 from transformer_mt.model.cache import DecoderCache
@@ -132,6 +133,45 @@ def test_batched_equals_unbatched_and_padding_changes_nothing(make_model: Maker)
         )
         for step, logits in enumerate(alone):
             assert torch.equal(logits, together[step][2 * sentence : 2 * sentence + 2])
+
+
+@pytest.mark.parametrize("runs", [2, 3])
+@pytest.mark.parametrize("beams", [1, 2])
+@pytest.mark.parametrize("shortlist", [False, True])
+def test_sentences_decoded_in_runs_side_by_side_give_the_same_outputs(
+    make_model: Maker, monkeypatch: pytest.MonkeyPatch, runs: int, beams: int, shortlist: bool
+) -> None:
+    """Splitting the batch into runs of sentences, one per thread, changes no bit of the
+    logits or log-probabilities (with and without a shortlist, reordered beams, padding)."""
+    model = native_model(make_model, norm_position="pre")
+    src = torch.cat([padded_source(), padded_source()[[1, 0]]])  # (5, 5)
+    memory = torch.randn(5, 5, 16, generator=torch.Generator().manual_seed(0))
+    vocabulary = torch.tensor([[4, 5, 9, 12], [3, 6, 7, -1], [4, 8, 11, 13], [5, -1, -1, -1]])
+
+    def decode() -> list[torch.Tensor]:
+        tokens = torch.full((5 * beams,), 2)
+        out = []
+        with torch.inference_mode():
+            cache = model.start_cache(memory, src, beams=beams, capacity=4)
+            if shortlist:
+                cache.vocabulary = torch.cat([vocabulary, vocabulary[:1]])  # (5, W)
+            for position in range(4):
+                logits, cache = model.decode_step(tokens, cache)
+                log_probs, cache = model.step_log_probs(tokens, cache)
+                out += [logits, log_probs]
+                rows = torch.arange(5 * beams)
+                # Each sentence rotates its beams by its own amount.
+                shift = rows // beams + position + 1  # (R,)
+                index = rows // beams * beams + (rows + shift) % beams  # (R,)
+                cache.select(index)
+                chosen = (logits.argmax(dim=-1) + rows) % 24  # beams differ from the start
+                tokens = chosen.index_select(0, index)
+        return out
+
+    whole = decode()
+    monkeypatch.setattr(step_module, "sentence_runs", lambda sentences: runs)
+    for split, expected in zip(decode(), whole, strict=True):
+        assert torch.equal(split, expected)
 
 
 def test_a_reordered_beam_equals_its_history_decoded_afresh(make_model: Maker) -> None:

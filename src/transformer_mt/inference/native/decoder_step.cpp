@@ -201,58 +201,66 @@ Int8Linear linear_at(const std::vector<at::Tensor>& params, int64_t i, int64_t d
   return Int8Linear::from(params[i], params[i + 1], params[i + 2], params[i + 3], din);
 }
 
-}  // namespace
+// What a step needs besides the tensors.
+struct StepOptions {
+  int64_t position, beams, heads, activation;
+  bool pre_norm, log_probs;
+  float embed_scale, eps;
+};
 
-// tokens (R,) int64 -> logits (R, V), or log-probabilities with `log_probs`. params: embedding (V, D), positions (P, D), then per
-// layer: qkv(4), self_out(4), norm1(2), cross_q(4), cross_out(4), norm2(2), expand(4),
-// contract(4), norm3(2) [a linear = int8 weight, scale, column sums, bias; a norm = weight,
-// bias]; then the final norm (2; empty tensors for post-norm) and the output layer (4). self_keys/self_values: (A, H, C, N, K) per layer;
-// cross_keys/cross_values (A, H, S, K); source_valid (A, S) bool or undefined (no padding);
-// ancestors (A, N, C') int64 or undefined (one beam); vocabulary (A, W) int64 or undefined:
-// the only tokens each sentence scores (a shortlist; each row ends with -1 padding or at W).
-at::Tensor decoder_step(const at::Tensor& tokens, std::vector<at::Tensor> params,
-                        std::vector<at::Tensor> self_keys, std::vector<at::Tensor> self_values,
-                        std::vector<at::Tensor> cross_keys,
-                        std::vector<at::Tensor> cross_values,
-                        const c10::optional<at::Tensor>& source_valid,
-                        const c10::optional<at::Tensor>& ancestors,
-                        const c10::optional<at::Tensor>& vocabulary, int64_t position,
-                        int64_t beams, int64_t heads, bool pre_norm, int64_t activation,
-                        double embed_scale, double eps, bool log_probs) {
-  const int64_t layers = static_cast<int64_t>(self_keys.size());
-  TORCH_CHECK(static_cast<int64_t>(params.size()) == 2 + layers * kPerLayer + 6,
-              "native step: wrong number of parameters");
+// The tensors of a run of whole sentences (views, sentence-major: a sentence's rows, cache
+// entries and lists are contiguous); undefined valid / ancestors / vocabulary: none.
+struct StepTensors {
+  at::Tensor tokens;  // (R,)
+  std::vector<at::Tensor> self_keys, self_values, cross_keys, cross_values;
+  at::Tensor valid, ancestors, vocabulary;
+  at::Tensor out;  // (R, V): logits (dense; log-softmax taken afterwards) or log-probs (listed)
+};
+
+StepTensors sentence_run(const StepTensors& all, int64_t a0, int64_t a1, int64_t beams) {
+  auto rows = [&](const at::Tensor& t, int64_t per) {
+    return t.defined() ? t.narrow(0, a0 * per, (a1 - a0) * per) : t;
+  };
+  auto each = [&](const std::vector<at::Tensor>& list) {
+    std::vector<at::Tensor> out;
+    for (const at::Tensor& t : list) out.push_back(rows(t, 1));
+    return out;
+  };
+  return StepTensors{rows(all.tokens, beams), each(all.self_keys), each(all.self_values),
+                     each(all.cross_keys),    each(all.cross_values), rows(all.valid, 1),
+                     rows(all.ancestors, 1),  rows(all.vocabulary, 1), rows(all.out, beams)};
+}
+
+// The step for the sentences of `t` (every row of them), writing t.out.
+void step_rows(const StepTensors& t, const std::vector<at::Tensor>& params,
+               const StepOptions& o) {
+  const int64_t layers = static_cast<int64_t>(t.self_keys.size());
   const at::Tensor& embedding = params[0];
   const at::Tensor& positions = params[1];
-  const int64_t rows = tokens.size(0), d = embedding.size(1), vocab = embedding.size(0);
-  TORCH_CHECK(position < positions.size(0), "native step: position beyond the table");
+  const int64_t rows = t.tokens.size(0), d = embedding.size(1), vocab = embedding.size(0);
+  const int64_t beams = o.beams, heads = o.heads, position = o.position;
+  const bool pre_norm = o.pre_norm;
   const int64_t sentences = rows / beams;
   Shapes s{sentences, beams, rows, heads, d / heads, d};
-  const int64_t source_length = cross_keys[0].size(2);
-  const int64_t capacity = self_keys[0].size(2);
-  TORCH_CHECK(position < capacity, "native step: no room in the cache");
-  const float fe = static_cast<float>(eps);
+  const int64_t source_length = t.cross_keys[0].size(2);
+  const int64_t capacity = t.self_keys[0].size(2);
+  const float fe = o.eps;
 
-  auto fopts = at::TensorOptions().dtype(at::kFloat);
   std::vector<float> x(static_cast<size_t>(rows * d)), h(static_cast<size_t>(rows * d));
   std::vector<float> qkv(static_cast<size_t>(rows * 3 * d)), ctx(static_cast<size_t>(rows * d));
   const int64_t ff = params[2 + 20].size(0);
   std::vector<float> hidden(static_cast<size_t>(rows * ff));
 
-  const int64_t* tok = tokens.data_ptr<int64_t>();
+  const int64_t* tok = t.tokens.data_ptr<int64_t>();
   const float* emb = embedding.data_ptr<float>();
   const float* pos = positions.data_ptr<float>() + position * d;
-  const float scale = static_cast<float>(embed_scale);
+  const float scale = o.embed_scale;
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t k = 0; k < d; ++k) x[r * d + k] = emb[tok[r] * d + k] * scale + pos[k];
 
-  const bool* valid = source_valid.has_value() && source_valid->defined()
-                          ? source_valid->data_ptr<bool>()
-                          : nullptr;
-  const int64_t* anc = ancestors.has_value() && ancestors->defined()
-                           ? ancestors->data_ptr<int64_t>()
-                           : nullptr;
-  const int64_t anc_capacity = anc ? ancestors->size(2) : 0;
+  const bool* valid = t.valid.defined() ? t.valid.data_ptr<bool>() : nullptr;
+  const int64_t* anc = t.ancestors.defined() ? t.ancestors.data_ptr<int64_t>() : nullptr;
+  const int64_t anc_capacity = anc ? t.ancestors.size(2) : 0;
 
   // Runs a sub-layer on x with the residual and the LayerNorm where the model has it.
   auto residual = [&](Norm norm, auto&& sublayer) {
@@ -272,49 +280,48 @@ at::Tensor decoder_step(const at::Tensor& tokens, std::vector<at::Tensor> params
     const int64_t base = 2 + l * kPerLayer;
     residual(norm_at(params, base + 8), [&](const float* in, float* out) {
       linear_at(params, base, d)(in, rows, qkv.data());
-      if (self_keys[l].scalar_type() == at::kHalf)
-        self_attention(s, qkv.data(), self_keys[l].data_ptr<c10::Half>(),
-                       self_values[l].data_ptr<c10::Half>(), capacity, position, anc,
+      if (t.self_keys[l].scalar_type() == at::kHalf)
+        self_attention(s, qkv.data(), t.self_keys[l].data_ptr<c10::Half>(),
+                       t.self_values[l].data_ptr<c10::Half>(), capacity, position, anc,
                        anc_capacity, attended.data());
       else
-        self_attention(s, qkv.data(), self_keys[l].data_ptr<float>(),
-                       self_values[l].data_ptr<float>(), capacity, position, anc, anc_capacity,
-                       attended.data());
+        self_attention(s, qkv.data(), t.self_keys[l].data_ptr<float>(),
+                       t.self_values[l].data_ptr<float>(), capacity, position, anc,
+                       anc_capacity, attended.data());
       linear_at(params, base + 4, d)(attended.data(), rows, out);
     });
     residual(norm_at(params, base + 18), [&](const float* in, float* out) {
       linear_at(params, base + 10, d)(in, rows, qkv.data());  // queries only: (R, D)
-      if (cross_keys[l].scalar_type() == at::kHalf)
-        cross_attention(s, qkv.data(), cross_keys[l].data_ptr<c10::Half>(),
-                        cross_values[l].data_ptr<c10::Half>(), source_length, valid,
+      if (t.cross_keys[l].scalar_type() == at::kHalf)
+        cross_attention(s, qkv.data(), t.cross_keys[l].data_ptr<c10::Half>(),
+                        t.cross_values[l].data_ptr<c10::Half>(), source_length, valid,
                         attended.data());
       else
-        cross_attention(s, qkv.data(), cross_keys[l].data_ptr<float>(),
-                        cross_values[l].data_ptr<float>(), source_length, valid,
+        cross_attention(s, qkv.data(), t.cross_keys[l].data_ptr<float>(),
+                        t.cross_values[l].data_ptr<float>(), source_length, valid,
                         attended.data());
       linear_at(params, base + 14, d)(attended.data(), rows, out);
     });
     residual(norm_at(params, base + 28), [&](const float* in, float* out) {
       linear_at(params, base + 20, d)(in, rows, hidden.data());
-      activate(hidden.data(), rows * ff, activation);
+      activate(hidden.data(), rows * ff, o.activation);
       linear_at(params, base + 24, ff)(hidden.data(), rows, out);
     });
   }
   const int64_t tail = 2 + layers * kPerLayer;
   if (pre_norm) layer_norm(x.data(), rows, d, params[tail].data_ptr<float>(),
                            params[tail + 1].data_ptr<float>(), fe);
-  if (!vocabulary.has_value() || !vocabulary->defined()) {
-    at::Tensor logits = at::empty({rows, vocab}, fopts);
-    linear_at(params, tail + 2, d)(x.data(), rows, logits.data_ptr<float>());
-    return log_probs ? at::_log_softmax(logits, 1, false) : logits;
+  float* y = t.out.data_ptr<float>();
+  if (!t.vocabulary.defined()) {
+    linear_at(params, tail + 2, d)(x.data(), rows, y);
+    return;
   }
   // A shortlist: each sentence scores only its own candidates; every other token is -inf.
-  at::Tensor out = at::full({rows, vocab}, -INFINITY, fopts);
-  const int64_t width = vocabulary->size(1);
-  const int64_t* ids = vocabulary->data_ptr<int64_t>();
-  float* y = out.data_ptr<float>();
+  std::fill_n(y, rows * vocab, -INFINITY);
+  const int64_t width = t.vocabulary.size(1);
+  const int64_t* ids = t.vocabulary.data_ptr<int64_t>();
   linear_at(params, tail + 2, d).listed(x.data(), rows, beams, ids, width, y, vocab);
-  if (log_probs) {
+  if (o.log_probs) {
     at::parallel_for(0, rows, 8, [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) {
         const int64_t* cols = ids + (r / beams) * width;
@@ -328,7 +335,67 @@ at::Tensor decoder_step(const at::Tensor& tokens, std::vector<at::Tensor> params
       }
     });
   }
-  return out;
+}
+
+at::Tensor defined_or_empty(const c10::optional<at::Tensor>& t) {
+  return t.has_value() && t->defined() ? *t : at::Tensor();
+}
+
+}  // namespace
+
+// tokens (R,) int64 -> logits (R, V), or log-probabilities with `log_probs`. params: embedding (V, D), positions (P, D), then per
+// layer: qkv(4), self_out(4), norm1(2), cross_q(4), cross_out(4), norm2(2), expand(4),
+// contract(4), norm3(2) [a linear = int8 weight, scale, column sums, bias; a norm = weight,
+// bias]; then the final norm (2; empty tensors for post-norm) and the output layer (4). self_keys/self_values: (A, H, C, N, K) per layer;
+// cross_keys/cross_values (A, H, S, K); source_valid (A, S) bool or undefined (no padding);
+// ancestors (A, N, C') int64 or undefined (one beam); vocabulary (A, W) int64 or undefined:
+// the only tokens each sentence scores (a shortlist; each row ends with -1 padding or at W).
+// chunks: the sentences are split into this many runs, decoded side by side, each on one
+// thread (one fork per step instead of one per operation; rows are independent, so the
+// result is the same); 1: one run, each operation spread over the threads.
+at::Tensor decoder_step(const at::Tensor& tokens, std::vector<at::Tensor> params,
+                        std::vector<at::Tensor> self_keys, std::vector<at::Tensor> self_values,
+                        std::vector<at::Tensor> cross_keys,
+                        std::vector<at::Tensor> cross_values,
+                        const c10::optional<at::Tensor>& source_valid,
+                        const c10::optional<at::Tensor>& ancestors,
+                        const c10::optional<at::Tensor>& vocabulary, int64_t position,
+                        int64_t beams, int64_t heads, bool pre_norm, int64_t activation,
+                        double embed_scale, double eps, bool log_probs, int64_t chunks) {
+  const int64_t layers = static_cast<int64_t>(self_keys.size());
+  TORCH_CHECK(static_cast<int64_t>(params.size()) == 2 + layers * kPerLayer + 6,
+              "native step: wrong number of parameters");
+  const int64_t rows = tokens.size(0), vocab = params[0].size(0);
+  TORCH_CHECK(position < params[1].size(0), "native step: position beyond the table");
+  TORCH_CHECK(position < self_keys[0].size(2), "native step: no room in the cache");
+  TORCH_CHECK(tokens.is_contiguous(), "native step: tokens must be contiguous");
+  const int64_t sentences = rows / beams;
+  const StepOptions o{position, beams, heads, activation, pre_norm, log_probs,
+                      static_cast<float>(embed_scale), static_cast<float>(eps)};
+  const StepTensors all{tokens,
+                        self_keys,
+                        self_values,
+                        cross_keys,
+                        cross_values,
+                        defined_or_empty(source_valid),
+                        defined_or_empty(ancestors),
+                        defined_or_empty(vocabulary),
+                        at::empty({rows, vocab}, at::TensorOptions().dtype(at::kFloat))};
+  const int64_t runs = std::max<int64_t>(1, std::min(chunks, sentences));
+  if (runs == 1) {
+    step_rows(all, params, o);
+  } else {
+    // The views are made here, on the calling thread (its inference mode); threads only
+    // read and write through them.
+    std::vector<StepTensors> parts;
+    for (int64_t i = 0; i < runs; ++i)
+      parts.push_back(sentence_run(all, i * sentences / runs, (i + 1) * sentences / runs, beams));
+    at::parallel_for(0, runs, 1, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) step_rows(parts[i], params, o);
+    });
+  }
+  const bool listed = all.vocabulary.defined();
+  return log_probs && !listed ? at::_log_softmax(all.out, 1, false) : all.out;
 }
 
 // y (R, N) = x (R, Din) @ dequantized W^T + bias: the int8 kernel alone, for tests.
@@ -346,7 +413,7 @@ TORCH_LIBRARY(transformer_mt_native, m) {
       "decoder_step(Tensor tokens, Tensor[] params, Tensor[] self_keys, Tensor[] self_values, "
       "Tensor[] cross_keys, Tensor[] cross_values, Tensor? source_valid, Tensor? ancestors, "
       "Tensor? vocabulary, int position, int beams, int heads, bool pre_norm, int activation, float embed_scale, "
-      "float eps, bool log_probs) -> Tensor",
+      "float eps, bool log_probs, int chunks) -> Tensor",
       &decoder_step);
   m.def("int8_linear(Tensor x, Tensor q, Tensor scale, Tensor sums, Tensor bias) -> Tensor", &int8_linear);
   m.def("top_k(Tensor scores, int k) -> (Tensor, Tensor)", &row_top_k::top_k);

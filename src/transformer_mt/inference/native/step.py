@@ -80,6 +80,14 @@ def decoder_params(model: Transformer) -> list[torch.Tensor]:
     return params + _linear(model.output_projection)
 
 
+def sentence_runs(sentences: int) -> int:
+    """Into how many runs of whole sentences a step splits its batch, each decoded on a thread
+    of its own: one per thread (one fork per step rather than one per operation, as
+    CTranslate2's ``inter_threads``); 1 for a single sentence (its operations share the
+    threads)."""
+    return min(torch.get_num_threads(), sentences)
+
+
 class NativeStep:
     """``decode_step`` of an int8 model as one native call. Made by :meth:`create`."""
 
@@ -140,6 +148,7 @@ class NativeStep:
             self.embed_scale,
             self.eps,
             log_probs,
+            sentence_runs(cache.source_mask.shape[0]),
         )  # (R, V)
         cache.length += 1
         return logits
