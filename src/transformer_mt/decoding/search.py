@@ -120,11 +120,14 @@ def sequential_search(
     guarded = guard is not None and guard.active
     for step in range(steps):
         forced = prefix_tokens(prefixes, alive, step)
-        allowed = token_mask((len(alive), config.tgt_vocab_size), forced, src_ids.device)
+        allowed = None  # (A, V) the forced tokens, only while some row is inside its prefix
+        if forced[0]:
+            allowed = token_mask((len(alive), config.tgt_vocab_size), forced, src_ids.device)
         log_probs, cache = next_token_log_probs(
-            model, tokens, cache, blocked, guard, history, allowed if forced[0] else None
+            model, tokens, cache, blocked, guard, history, allowed
         )  # (A, V)
-        keep_only(log_probs, allowed, forced[0])
+        if allowed is not None:
+            keep_only(log_probs, allowed, forced[0])
         chosen = choose(log_probs)  # (A,)
         if guarded:
             history = torch.cat([history, chosen[:, None]], dim=1)  # (A, L+1)
