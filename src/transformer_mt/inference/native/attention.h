@@ -1,0 +1,148 @@
+// Attention of the native decoder step over its cache: self-attention over each beam's own
+// history (through the ancestor table), cross-attention over its sentence's source; plain
+// loops with AVX2 dot products. Included by decoder_step.cpp only.
+//
+// Shape letters as in decoder_step.cpp.
+
+#pragma once
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
+namespace attention_kernel {
+
+// Keys and values are float, or fp16 in a large cache (half the memory traffic; F16C on AVX2).
+#if defined(__AVX2__)
+inline __m256 load8(const float* x) { return _mm256_loadu_ps(x); }
+inline __m256 load8(const c10::Half* x) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x)));
+}
+#endif
+
+template <typename T>
+inline float dot(const float* a, const T* b, int64_t k) {
+  int64_t i = 0;
+  float s = 0.f;
+#if defined(__AVX2__)
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  for (; i + 16 <= k; i += 16) {
+    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), load8(b + i), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), load8(b + i + 8), acc1);
+  }
+  for (; i + 8 <= k; i += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), load8(b + i), acc0);
+  __m256 v = _mm256_add_ps(acc0, acc1);
+  __m128 h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+  h = _mm_add_ss(h, _mm_shuffle_ps(h, h, 1));
+  s = _mm_cvtss_f32(h);
+#endif
+  for (; i < k; ++i) s += a[i] * static_cast<float>(b[i]);
+  return s;
+}
+
+template <typename T>
+inline void axpy(float w, const T* x, float* y, int64_t k) {
+  int64_t i = 0;
+#if defined(__AVX2__)
+  const __m256 wv = _mm256_set1_ps(w);
+  for (; i + 8 <= k; i += 8)
+    _mm256_storeu_ps(y + i, _mm256_fmadd_ps(wv, load8(x + i), _mm256_loadu_ps(y + i)));
+#endif
+  for (; i < k; ++i) y[i] += w * static_cast<float>(x[i]);
+}
+
+// softmax(scores[0..count)) in place (some may be -inf; at least one is finite).
+inline void softmax(float* scores, int64_t count) {
+  float top = -INFINITY;
+  for (int64_t i = 0; i < count; ++i) top = std::max(top, scores[i]);
+  float total = 0.f;
+  for (int64_t i = 0; i < count; ++i) {
+    scores[i] = std::exp(scores[i] - top);
+    total += scores[i];
+  }
+  const float inv = 1.f / total;
+  for (int64_t i = 0; i < count; ++i) scores[i] *= inv;
+}
+
+struct Shapes {
+  int64_t sentences, beams, rows, heads, width, d;
+};
+
+// Self-attention of row r over its own history: qkv (R, 3D); keys/values (A, H, C, N, K).
+template <typename T>  // float or c10::Half keys and values
+inline void self_attention(const Shapes& s, const float* qkv, T* keys, T* values, int64_t capacity,
+                    int64_t position, const int64_t* ancestors, int64_t anc_capacity,
+                    float* context) {
+  const int64_t d = s.d, k_width = s.width, n_beams = s.beams;
+  // Store this step's keys and values at (a, h, position, n).
+  for (int64_t r = 0; r < s.rows; ++r) {
+    const int64_t a = r / n_beams, n = r % n_beams;
+    for (int64_t h = 0; h < s.heads; ++h) {
+      const int64_t slot = (((a * s.heads + h) * capacity + position) * n_beams + n) * k_width;
+      for (int64_t k = 0; k < k_width; ++k) {
+        keys[slot + k] = static_cast<T>(qkv[r * 3 * d + d + h * k_width + k]);
+        values[slot + k] = static_cast<T>(qkv[r * 3 * d + 2 * d + h * k_width + k]);
+      }
+    }
+  }
+  const float scale = 1.f / std::sqrt(static_cast<float>(k_width));
+  at::parallel_for(0, s.rows * s.heads, 16, [&](int64_t i0, int64_t i1) {
+    std::vector<float> scores(static_cast<size_t>(position + 1));
+    std::vector<float> q(static_cast<size_t>(k_width));
+    for (int64_t i = i0; i < i1; ++i) {
+      const int64_t r = i / s.heads, h = i % s.heads, a = r / n_beams, n = r % n_beams;
+      for (int64_t k = 0; k < k_width; ++k) q[k] = qkv[r * 3 * d + h * k_width + k] * scale;
+      const int64_t base = (a * s.heads + h) * capacity;
+      for (int64_t p = 0; p <= position; ++p) {
+        // The slot of position p of this beam's history: its ancestor's (or its own).
+        const int64_t m = ancestors ? ancestors[(a * n_beams + n) * anc_capacity + p] : n;
+        scores[p] = dot(q.data(), keys + ((base + p) * n_beams + m) * k_width, k_width);
+      }
+      softmax(scores.data(), position + 1);
+      float* out = context + r * d + h * k_width;
+      std::fill_n(out, k_width, 0.f);
+      for (int64_t p = 0; p <= position; ++p) {
+        const int64_t m = ancestors ? ancestors[(a * n_beams + n) * anc_capacity + p] : n;
+        axpy(scores[p], values + ((base + p) * n_beams + m) * k_width, out, k_width);
+      }
+    }
+  });
+}
+
+// Cross-attention: queries (R, D), keys/values (A, H, S, K), valid (A, S) or null.
+template <typename T>  // float or c10::Half keys and values
+inline void cross_attention(const Shapes& s, const float* queries, const T* keys, const T* values,
+                     int64_t source_length, const bool* valid, float* context) {
+  const int64_t d = s.d, k_width = s.width;
+  const float scale = 1.f / std::sqrt(static_cast<float>(k_width));
+  at::parallel_for(0, s.rows * s.heads, 16, [&](int64_t i0, int64_t i1) {
+    std::vector<float> scores(static_cast<size_t>(source_length));
+    std::vector<float> q(static_cast<size_t>(k_width));
+    for (int64_t i = i0; i < i1; ++i) {
+      const int64_t r = i / s.heads, h = i % s.heads, a = r / s.beams;
+      for (int64_t k = 0; k < k_width; ++k) q[k] = queries[r * d + h * k_width + k] * scale;
+      const T* kh = keys + (a * s.heads + h) * source_length * k_width;
+      const T* vh = values + (a * s.heads + h) * source_length * k_width;
+      for (int64_t j = 0; j < source_length; ++j)
+        scores[j] = (valid && !valid[a * source_length + j])
+                        ? -INFINITY
+                        : dot(q.data(), kh + j * k_width, k_width);
+      softmax(scores.data(), source_length);
+      float* out = context + r * d + h * k_width;
+      std::fill_n(out, k_width, 0.f);
+      for (int64_t j = 0; j < source_length; ++j)
+        if (scores[j] != 0.f) axpy(scores[j], vh + j * k_width, out, k_width);
+    }
+  });
+}
+
+}  // namespace attention_kernel
