@@ -13,7 +13,7 @@ models that end often, tie often, and on real tiny Transformers.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 import torch
@@ -152,20 +152,8 @@ def compare(strategy: BeamSearch, model: Model, src_ids: torch.Tensor, limits: l
     """Both searches on the same input with equal results and equal decisions at every step;
     returns the number of hypotheses finished before their sentence's limit."""
     seen: dict[str, list[BeamDecisions]] = {"new": [], "reference": []}
-    new = BeamSearch(
-        strategy.beam_size,
-        strategy.length_penalty,
-        strategy.n_best,
-        strategy.guard,
-        on_step=seen["new"].append,
-    )
-    reference = BeamSearch(
-        strategy.beam_size,
-        strategy.length_penalty,
-        strategy.n_best,
-        strategy.guard,
-        on_step=seen["reference"].append,
-    )
+    new = replace(strategy, on_step=seen["new"].append)
+    reference = replace(strategy, on_step=seen["reference"].append)
     max_lengths = torch.tensor(limits)
     expected = reference_search(reference, model, src_ids, max_lengths)
     assert new.search(model, src_ids, max_lengths) == expected
