@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from transformer_mt.artifacts.rundir import RunDir
+from comparison.harness import make_trainer
 from transformer_mt.commands.prepare import prepared_store
 from transformer_mt.config import architecture_config, load_config
 from transformer_mt.data.store import TokenStore
@@ -56,20 +56,6 @@ def in_memory(store: TokenStore) -> EncodedCorpus:
         bounds = np.concatenate([[0], np.cumsum(lengths)])
         sides.append([ids[a:b].tolist() for a, b in itertools.pairwise(bounds)])
     return EncodedCorpus(sides[0], sides[1])
-
-
-def trainer_for(model: torch.nn.Module, corpus: TrainingCorpus, config, run: Path) -> Trainer:
-    return Trainer(
-        model,
-        corpus,
-        corpus,
-        config.training,
-        run=RunDir(run),
-        bleu=lambda sources, references: (0.0, 0.0),
-        valid_pairs=[],
-        device=torch.device("cpu"),
-        report=lambda _: None,
-    )
 
 
 class Contender:
@@ -147,7 +133,9 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory() as folder:
         contenders = {
-            name: Contender(trainer_for(copy.deepcopy(model), corpus, config, Path(folder) / name))
+            name: Contender(
+                make_trainer(copy.deepcopy(model), corpus, config.training, Path(folder) / name)
+            )
             for name, corpus in corpora.items()
         }
         for contender in contenders.values():
