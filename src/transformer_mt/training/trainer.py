@@ -292,13 +292,6 @@ class Trainer:
         if bleu_due or step % config.validate_every == 0:
             self.validate(with_bleu=bleu_due)
 
-    def validation_loss(self) -> tuple[float, float]:
-        """Per-token negative log-likelihood and accuracy on the whole validation set."""
-        config = self.config
-        return validation_loss(
-            self.model, self.valid_data, config.max_tokens, self.device, config.precision
-        )
-
     def validate(self, *, with_bleu: bool) -> None:
         """Validation on rank 0 (of the averaged weights when averaging is on)."""
         if self.workers.is_main:
@@ -310,7 +303,9 @@ class Trainer:
 
     def _validate(self, *, with_bleu: bool) -> None:
         state, config = self.state, self.config
-        loss, accuracy = self.validation_loss()
+        loss, accuracy = validation_loss(  # on the whole validation set
+            self.model, self.valid_data, config.max_tokens, self.device, config.precision
+        )
         record = {"valid_loss": loss, "valid_ppl": math.exp(min(loss, 50)), "valid_acc": accuracy}
         if with_bleu:
             sources = [source for source, _ in self.bleu_pairs]
