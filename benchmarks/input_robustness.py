@@ -10,7 +10,9 @@ trained on them has never seen "Hello world" (it writes 你好世界好好。 wh
 variants a user would type: without the final punctuation (removed from the reference too, which
 then expects none), with a lower-case first letter, and both. A model robust to such input loses
 little BLEU and stutters no more in the variants; the gap measures how much the training data's
-conventions leak into the model's behaviour.
+conventions leak into the model's behaviour. A fifth variant writes the whole source in lower case.
+Translation cases the input as the training sources do (transformer_mt.data.casing) unless
+``--keep-case``; run both to see what that buys.
 """
 
 from __future__ import annotations
@@ -45,11 +47,16 @@ def both(source: str, reference: str) -> tuple[str, str]:
     return lower_first(*no_final_punctuation(source, reference))
 
 
+def all_lower(source: str, reference: str) -> tuple[str, str]:
+    return source.lower(), reference
+
+
 VARIANTS: dict[str, Variant] = {
     "as written": lambda source, reference: (source, reference),
     "no final punctuation": no_final_punctuation,
     "lower-case first letter": lower_first,
     "both": both,
+    "all lower case": all_lower,
 }
 
 
@@ -58,12 +65,20 @@ def main() -> None:
     parser.add_argument("run", type=Path)
     parser.add_argument("--beam-size", type=int, default=4)
     parser.add_argument("--examples", nargs="*", default=["Hello world", "hello world"])
+    parser.add_argument(
+        "--keep-case", action="store_true", help="do not case the input as the training data"
+    )
     args = parser.parse_args()
     translator = Translator.load(args.run)
     sources, references = split_pairs(args.run, "test", report=lambda _: None)
     doubles = training_doubles(translator, args.run)
-    options = DecodingOptions(beam_size=args.beam_size)
-    print(f"{args.run}: {len(sources)} test pairs, {options.describe()}\n")
+    options = DecodingOptions(beam_size=args.beam_size, keep_case=args.keep_case)
+    casing = (
+        "as typed"
+        if args.keep_case or translator.tokenizer.source_casing is None
+        else ("cased as the training sources")
+    )
+    print(f"{args.run}: {len(sources)} test pairs, {options.describe()}, input {casing}\n")
     print("| input | BLEU | chrF | stutter | unseen doubles |")
     print("|---|---|---|---|---|")
     for name, variant in VARIANTS.items():

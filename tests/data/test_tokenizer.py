@@ -95,6 +95,7 @@ def test_load_equals_trained(trained: tuple[Tokenizer, Path]) -> None:
 def test_joint_directory_layout(trained: tuple[Tokenizer, Path]) -> None:
     _, directory = trained
     assert sorted(path.name for path in directory.iterdir()) == [
+        "source-casing.json",
         "spm.model",
         "target-doubles.tsv",
         "tokenizer.json",
@@ -114,6 +115,7 @@ def test_separate_models(tmp_path: Path) -> None:
     tokenizer = Tokenizer.train(tiny_corpus(), tmp_path, vocab_size=300, joint=False)
     assert not tokenizer.joint
     assert sorted(path.name for path in tmp_path.iterdir()) == [
+        "source-casing.json",
         "source.model",
         "target-doubles.tsv",
         "target.model",

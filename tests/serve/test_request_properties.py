@@ -54,6 +54,7 @@ option_values = {
     "repetition_penalty": st.floats(-1, 3, allow_subnormal=False),
     "no_repeat_chunk_size": st.integers(-1, 5),
     "allow_unseen_doubles": st.booleans(),
+    "keep_case": st.booleans(),
 }
 assert set(option_values) == set(SERVED_OPTIONS)
 

@@ -47,7 +47,9 @@ class DecodingOptions:
     reproducible with ``seed``). Every strategy applies the repetition guards
     (``max_token_repeat``, ``no_repeat_ngram_size``, ``repetition_penalty``,
     ``no_repeat_chunk_size``, and no unseen doubles unless ``allow_unseen_doubles``; see
-    :mod:`transformer_mt.decoding.guards`). Outputs stop at ``</s>`` or after
+    :mod:`transformer_mt.decoding.guards`). Inputs are cased as the training sources case them
+    ("hello world" -> "Hello world", :mod:`transformer_mt.data.casing`) unless ``keep_case``.
+    Outputs stop at ``</s>`` or after
     ``max_length_ratio * source_tokens + max_length_offset`` tokens.
     """
 
@@ -65,6 +67,9 @@ class DecodingOptions:
     no_repeat_chunk_size: int = _option(4, "No chunk of 1..N tokens twice in a row; 0 = off.")
     allow_unseen_doubles: bool = _option(
         False, "Let outputs double a character the training data never doubles (喝水水)."
+    )
+    keep_case: bool = _option(
+        False, "Translate the input's letter case as typed (default: cased as the training data)."
     )
     max_length_ratio: float = _option(2.0, "Output limit = ratio x source tokens + offset.")
     max_length_offset: int = _option(10, "Output limit = ratio x source tokens + offset.")

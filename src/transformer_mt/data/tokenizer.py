@@ -25,6 +25,7 @@ from typing import Any
 
 import sentencepiece as spm
 
+from transformer_mt.data.casing import SourceCasing, learn_casing, read_casing, write_casing
 from transformer_mt.data.normalization import punctuation_keeping_normalizer
 from transformer_mt.data.pairs import SentencePair
 from transformer_mt.data.readers import Report
@@ -60,6 +61,7 @@ class Tokenizer:
         *,
         joint: bool,
         target_doubles: frozenset[str] | None = None,
+        source_casing: SourceCasing | None = None,
     ) -> None:
         self._source = source_model
         self._target = target_model
@@ -67,6 +69,8 @@ class Tokenizer:
         # CJK characters the training targets double (妈妈); None: not recorded (see
         # transformer_mt.data.reduplication)
         self.target_doubles = target_doubles
+        # The sources' letter case conventions (transformer_mt.data.casing); None: not recorded
+        self.source_casing = source_casing
 
     @classmethod
     def train(
@@ -127,11 +131,14 @@ class Tokenizer:
             (out_dir / file_name).write_bytes(model)
         doubles = doubled_characters(targets)
         write_doubles(out_dir, doubles)
+        casing = learn_casing(sources)
+        write_casing(out_dir, casing)
         tokenizer = cls(
             _processor(models[source_file]),
             _processor(models[target_file]),
             joint=joint,
             target_doubles=frozenset(doubles),
+            source_casing=casing,
         )
         tokenizer.write_manifest(out_dir, source_file, target_file, model_type)
         return tokenizer
@@ -163,6 +170,7 @@ class Tokenizer:
             processors[1],
             joint=bool(manifest["joint"]),
             target_doubles=read_doubles(directory),
+            source_casing=read_casing(directory),
         )
 
     @property

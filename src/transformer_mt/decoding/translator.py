@@ -189,7 +189,7 @@ class Translator:
             options, self.piece_characters, self.double_table, controlled=controls is not None
         )
         results = self.search(sentences, strategy, options, progress=progress, controls=controls)
-        return results if aligner is None else self._aligned(results, aligner)
+        return results if aligner is None else self._aligned(results, aligner, options.keep_case)
 
     def translate_documents(
         self,
@@ -225,7 +225,7 @@ class Translator:
         if getattr(self.model, "shortlist", None) is not None:
             raise UserError("a vocabulary shortlist does not take prefixes or constraints")
         controls = encode_controls(self.target_vocabulary, len(sentences), prefixes, constraints)
-        encoded, _ = self.encode_sources(sentences)
+        encoded, _ = self.encode_sources(sentences, options.keep_case)
         config = self.model.config
         padded = pad_sequences([ids or [config.eos_id] for ids in encoded], config.pad_id)
         limits = self.output_limits(
@@ -244,9 +244,11 @@ class Translator:
         """Word alignments from the model's cross-attention (a Transformer's only)."""
         return Aligner.build(self.model, self.tokenizer, self.target_vocabulary.token_bytes)
 
-    def _aligned(self, results: list[Translation], aligner: Aligner) -> list[Translation]:
+    def _aligned(
+        self, results: list[Translation], aligner: Aligner, keep_case: bool
+    ) -> list[Translation]:
         """``results`` with each candidate's word alignment."""
-        encoded, _ = self.encode_sources([result.source for result in results])
+        encoded, _ = self.encode_sources([result.source for result in results], keep_case)
         pairs = [(e, c.tokens) for e, r in zip(encoded, results, strict=True) for c in r.candidates]
         alignments = iter(aligner.align([s for s, _ in pairs], [t for _, t in pairs]))
         return [
@@ -282,7 +284,7 @@ class Translator:
         ``options`` give the length limits and batching (its search fields are not used);
         ``controls`` (per sentence) go to the strategy's ``search``."""
         options = options or DecodingOptions()
-        encoded, truncated = self.encode_sources(sentences)
+        encoded, truncated = self.encode_sources(sentences, options.keep_case)
         hypotheses: list[list[Hypothesis]] = [[] for _ in sentences]
         batches = length_sorted_batches(encoded, options.batch_size, options.max_tokens)
         for chunk in tqdm(batches, unit="batch", disable=not progress, desc="translating"):
@@ -338,12 +340,17 @@ class Translator:
         return (picked * real).sum(dim=1).tolist()
 
     # -- helpers -----------------------------------------------------------------------------
-    def encode_sources(self, sentences: Sequence[str]) -> tuple[list[list[int]], list[bool]]:
-        """Token ids with ``</s>`` (empty for blank input) and whether each was truncated."""
+    def encode_sources(
+        self, sentences: Sequence[str], keep_case: bool = False
+    ) -> tuple[list[list[int]], list[bool]]:
+        """Token ids with ``</s>`` (empty for blank input) and whether each was truncated; the
+        text cased as the training sources case it unless ``keep_case``."""
         eos = self.model.config.eos_id
         limit = self.max_source_tokens - 1
         encoded, truncated = [], []
-        ids_list = self.tokenizer.encode_source([s if s.strip() else "" for s in sentences])
+        casing = None if keep_case else self.tokenizer.source_casing
+        texts = [(casing.apply(s) if casing else s) if s.strip() else "" for s in sentences]
+        ids_list = self.tokenizer.encode_source(texts)
         for sentence, ids in zip(sentences, ids_list, strict=True):
             if not sentence.strip():
                 encoded.append([])

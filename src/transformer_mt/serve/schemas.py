@@ -30,6 +30,7 @@ SERVED_OPTIONS = (
     "repetition_penalty",
     "no_repeat_chunk_size",
     "allow_unseen_doubles",
+    "keep_case",
 )
 
 
