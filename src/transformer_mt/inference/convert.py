@@ -78,6 +78,9 @@ def convert_for_inference(
             cache_dtype = torch.bfloat16
         inference = InferenceTransformer.convert(model, cache_dtype)
         inference.native_step = native
+        # Row-wise int8 layers make a sentence's encoding independent of its batch's other
+        # rows: groups of similar length then only drop padding work.
+        inference.grouped_encoder = native is not None
     return model
 
 

@@ -10,8 +10,10 @@ from typing import Any, cast
 import torch
 from torch import nn
 
+from transformer_mt.inference.length_groups import encode_in_groups
 from transformer_mt.inference.shortlist import Shortlist
 from transformer_mt.model.cache import DecoderCache
+from transformer_mt.model.layers import AttentionWeights
 from transformer_mt.model.transformer import Transformer
 
 # Rows up to which an fp32 step multiplies by a transposed copy of the output weight:
@@ -35,6 +37,9 @@ class InferenceTransformer(Transformer):
     native_step: Any = None
     # Restricts each batch's outputs to its source tokens' candidates (None: every token).
     shortlist: Shortlist | None = None
+    # Encode a padded batch in groups of similar length (:mod:`.length_groups`): the same
+    # encodings up to float summation order in attention, on fewer padding positions.
+    grouped_encoder: bool = False
     _transposed: tuple[int, int, torch.Tensor] | None = None  # (data_ptr, version, (D, V))
 
     @classmethod
@@ -46,6 +51,15 @@ class InferenceTransformer(Transformer):
         inference = cast(InferenceTransformer, model)  # its class is now this one
         inference.cache_dtype = cache_dtype
         return inference
+
+    def encode(
+        self, src_ids: torch.Tensor, weights: list[AttentionWeights] | None = None
+    ) -> torch.Tensor:
+        """As :meth:`Transformer.encode`; with ``grouped_encoder`` (and no attention weights
+        asked for) in groups of similar length, zeros at padding positions."""
+        if not self.grouped_encoder or weights is not None:
+            return super().encode(src_ids, weights)
+        return encode_in_groups(super().encode, src_ids, self.config.pad_id)  # (B, S, D)
 
     def start_cache(
         self, memory: torch.Tensor, src_ids: torch.Tensor, *, beams: int = 1, capacity: int = 0
