@@ -110,3 +110,18 @@ def test_a_sentences_output_does_not_depend_on_its_batch(make_model: Maker, dtyp
             model, src[index : index + 1, :length], limits[index : index + 1]
         )
         assert alone[0][0].tokens == together[index][0].tokens
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_batch_candidates_list_each_sentence_on_its_own(seed: int) -> None:
+    generator = torch.Generator().manual_seed(seed)
+    sources = [torch.randint(0, 24, (4,), generator=generator).tolist() for _ in range(40)]
+    targets = [torch.randint(0, 30, (5,), generator=generator).tolist() for _ in range(40)]
+    shortlist = build_shortlist(sources, targets, 24, 30, top=3, frequent=2, special=(1,))
+    src = torch.randint(0, 26, (6, 7), generator=generator)  # ids past Vs clamp, as per sentence
+    candidates = shortlist.candidates(src)  # (6, W)
+    lists = [shortlist.sentence_candidates(row) for row in src]
+    assert candidates.shape[1] == max(len(ids) for ids in lists)
+    for row, ids in zip(candidates, lists, strict=True):
+        assert torch.equal(row[: len(ids)], ids)
+        assert (row[len(ids) :] == -1).all()

@@ -14,6 +14,7 @@ few hundred, and a sentence's output never depends on the other sentences of its
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,13 +39,27 @@ class Shortlist:
 
     def candidates(self, src_ids: torch.Tensor) -> torch.Tensor:
         """The target ids each sentence of ``src_ids (B, S)`` may produce, sorted, padded
-        with -1: ``(B, W)`` int64 (W: the longest list)."""
-        lists = [self.sentence_candidates(row) for row in src_ids.cpu()]
-        width = max(len(ids) for ids in lists) if lists else 0
-        out = torch.full((len(lists), width), -1, dtype=torch.long)
-        for row, ids in enumerate(lists):
-            out[row, : len(ids)] = ids
+        with -1: ``(B, W)`` int64 (W: the longest list). Row ``b`` lists
+        :meth:`sentence_candidates` of sentence ``b``, found for the whole batch at once."""
+        present = src_ids.cpu().clamp(0, self.table.shape[0] - 1)  # (B, S)
+        listed = self.table[present].flatten(1)  # (B, S * K), -1 for none
+        bound = self.target_bound  # one past the largest target id; -1 goes to this column
+        chosen = torch.zeros(present.shape[0], bound + 1, dtype=torch.bool)  # (B, Vt + 1)
+        chosen.scatter_(1, listed % (bound + 1), True)
+        chosen[:, self.always] = True
+        chosen = chosen[:, :bound]  # (B, Vt)
+        counts = chosen.sum(dim=1)  # (B,)
+        rows, ids = chosen.nonzero(as_tuple=True)  # row-major: each row's ids ascending
+        starts = counts.cumsum(0) - counts  # (B,) where each row's ids begin
+        width = int(counts.max()) if counts.numel() else 0
+        out = torch.full((present.shape[0], width), -1, dtype=torch.long)
+        out[rows, torch.arange(ids.numel()) - starts[rows]] = ids
         return out.to(src_ids.device)
+
+    @functools.cached_property
+    def target_bound(self) -> int:
+        """One past the largest target id the shortlist holds."""
+        return int(max(self.table.max().item(), self.always.max().item(), -1)) + 1
 
     def sentence_candidates(self, src_ids: torch.Tensor) -> torch.Tensor:
         """The sorted target ids one sentence ``src_ids (S,)`` may produce: ``(C,)``."""
