@@ -108,3 +108,10 @@ def test_the_tokenizer_records_and_reloads_its_sources_casing(tmp_path: Path) ->
     tokenizer = Tokenizer.train(pairs, tmp_path, vocab_size=100, report=lambda _: None)
     assert tokenizer.source_casing == learn_casing(source for source, _ in pairs)
     assert Tokenizer.load(tmp_path).source_casing == tokenizer.source_casing
+
+
+def test_the_first_letter_is_read_as_capitalize_first_reads_it() -> None:
+    # 你 is the first letter and has no case: neither counted nor changed.
+    casing = learn_casing(["你好 world.", "Hello.", "Fine."])
+    assert (casing.capitalized, casing.lowercase) == (2, 0)
+    assert casing.apply("你好 world") == "你好 world"

@@ -41,7 +41,8 @@ _WORD = re.compile(r"[^\W\d_]+")  # a run of letters
 class SourceCasing:
     """The casing conventions of a training corpus's sources.
 
-    ``capitalized`` / ``lowercase``: sources whose first cased letter is upper / lower case;
+    ``capitalized`` / ``lowercase``: sources whose first letter is upper / lower case (a
+    letter without case, 你, counts as neither);
     ``words``: lower-case word -> the capitalised form the sources give it.
     """
 
@@ -79,7 +80,7 @@ def learn_casing(sources: Iterable[str]) -> SourceCasing:
     capitalized = lowercase = 0
     forms: defaultdict[str, Counter[str]] = defaultdict(Counter)
     for text in sources:
-        first = next((char for char in text if char.isalpha() and char.lower() != char.upper()), "")
+        first = next((char for char in text if char.isalpha()), "")  # as capitalize_first reads
         capitalized += first.isupper()
         lowercase += first.islower()
         for match in list(_WORD.finditer(text))[1:]:
