@@ -49,3 +49,11 @@ def test_keep_case_translates_the_input_as_typed(translator: Translator) -> None
 
 def test_blank_input_stays_empty(translator: Translator) -> None:
     assert translator.encode_sources(["", "  "]) == ([[], []], [False, False])
+
+
+def test_whether_a_text_fits_is_judged_on_the_cased_text(translator: Translator) -> None:
+    # "Tea" takes more pieces than "tea" in the toy vocabulary, so 20 of them no longer fit.
+    text = " ".join(["tea"] * 20)
+    assert translator.fits(text, keep_case=True)
+    assert not translator.fits(text)
+    assert translator.encode_sources([text])[1] == [True]

@@ -202,14 +202,17 @@ class Translator:
         """Translate each paragraph sentence by sentence (:mod:`.documents`): every sentence
         of every paragraph in one batch, a sentence over the model's length split at clauses
         instead of cut, and each paragraph's translations joined back into one string."""
-        segments = split_paragraphs(list(paragraphs), self.fits)
-        translations = self.translate(segments.pieces, options, progress=progress, **overrides)
+        options = (options or DecodingOptions()).replace(**overrides)
+        fits = functools.partial(self.fits, keep_case=options.keep_case)
+        segments = split_paragraphs(list(paragraphs), fits)
+        translations = self.translate(segments.pieces, options, progress=progress)
         return join_paragraphs(translations, segments.counts)
 
-    def fits(self, text: str) -> bool:
-        """Whether ``text`` fits the model's source length (``</s>`` included), uncut."""
-        (ids,) = self.tokenizer.encode_source([text])
-        return len(ids) + 1 <= self.max_source_tokens
+    def fits(self, text: str, keep_case: bool = False) -> bool:
+        """Whether ``text`` fits the model's source length (``</s>`` included), uncut, as
+        :meth:`encode_sources` encodes it."""
+        _, (truncated,) = self.encode_sources([text], keep_case)
+        return not truncated
 
     def output_controls(
         self,

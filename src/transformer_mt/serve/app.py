@@ -10,6 +10,7 @@ failure inside the server (logged; the server and the connection keep serving).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 from collections.abc import AsyncIterator
@@ -143,7 +144,8 @@ def create_app(
                 "document translates sentence by sentence: no prefixes, constraints or alignments"
             )
             raise ApiError(422, "invalid_options", message)
-        segments = split_paragraphs(request.sentences, translator.fits)
+        fits = functools.partial(translator.fits, keep_case=options.keep_case)
+        segments = split_paragraphs(request.sentences, fits)
         job = DecodeJob(options)
         results = await batcher.submit(segments.pieces, job, mergeable=not options.sample)
         return document_response(results, segments.counts)
