@@ -13,6 +13,7 @@ from transformer_mt.inference.convert import convert_for_inference
 from transformer_mt.inference.model import InferenceTransformer
 from transformer_mt.inference.native import build
 from transformer_mt.inference.native import step as step_module
+from transformer_mt.inference.native.quantize import pack_columns, unpack_columns
 from transformer_mt.inference.native.step import NativeStep, quantize_per_channel
 from transformer_mt.model import Transformer
 from transformer_mt.model.cache import DecoderCache
@@ -41,8 +42,21 @@ def reference_int8_linear(
     return y + bias if bias.numel() else y
 
 
+def test_packing_puts_four_inputs_of_eight_columns_in_each_vector_and_unpacks() -> None:
+    q = torch.randint(
+        -63, 64, (40, 64), dtype=torch.int8, generator=torch.Generator().manual_seed(0)
+    )
+    packed = pack_columns(q)
+    assert packed.shape == (8, 16, 8, 4)  # 40 columns padded to 2 panels of 32
+    assert packed[1, 3, 5].tolist() == q[8 + 5, 12:16].tolist()
+    assert torch.equal(packed[5:], torch.zeros_like(packed[5:]))  # columns 40 .. 63
+    assert torch.equal(unpack_columns(packed, 40), q)
+
+
 @pytest.mark.parametrize("rows", [1, 2, 3, 5, 33])
-@pytest.mark.parametrize(("width", "outputs"), [(16, 7), (40, 13), (64, 32), (256, 9)])
+@pytest.mark.parametrize(
+    ("width", "outputs"), [(16, 7), (40, 13), (64, 32), (256, 9), (96, 40), (32, 70)]
+)
 @pytest.mark.parametrize("with_bias", [True, False])
 def test_the_kernel_computes_the_quantized_product(
     rows: int, width: int, outputs: int, with_bias: bool
@@ -53,7 +67,7 @@ def test_the_kernel_computes_the_quantized_product(
     bias = torch.randn(outputs, generator=generator) if with_bias else None
     q, scale, sums, kept = quantize_per_channel(weight, bias)
     assert q.shape[1] % 32 == 0 and torch.equal(q[:, width:], torch.zeros_like(q[:, width:]))
-    out = OPS.int8_linear(x, q, scale, sums, kept)
+    out = OPS.int8_linear(x, pack_columns(q), scale, sums, kept)
     torch.testing.assert_close(out, reference_int8_linear(x, q, scale, sums, kept))
     exact = torch.nn.functional.linear(x, weight, bias)
     assert (out - exact).abs().max() <= 0.03 * exact.abs().max()  # int8 rounding only
@@ -172,6 +186,24 @@ def test_sentences_decoded_in_runs_side_by_side_give_the_same_outputs(
     monkeypatch.setattr(step_module, "sentence_runs", lambda sentences: runs)
     for split, expected in zip(decode(), whole, strict=True):
         assert torch.equal(split, expected)
+
+
+@pytest.mark.parametrize("beams", [1, 3])
+def test_a_shortlist_of_every_token_gives_the_dense_logits_bit_for_bit(
+    make_model: Maker, beams: int
+) -> None:
+    """Listed columns (weights in rows, one column at a time) and dense panels (eight columns
+    at a time) round alike."""
+    model = native_model(make_model, activation="gelu", output_bias=True, tie_output=False)
+    src = padded_source()
+    memory = torch.randn(3, 5, 16, generator=torch.Generator().manual_seed(1))
+    tokens = torch.tensor([2, 5, 9] * beams)
+    with torch.inference_mode():
+        dense, _ = model.decode_step(tokens, model.start_cache(memory, src, beams=beams))
+        cache = model.start_cache(memory, src, beams=beams)
+        cache.vocabulary = torch.arange(24).repeat(3, 1)  # (A, V): every token
+        listed, _ = model.decode_step(tokens, cache)
+    assert torch.equal(listed, dense)
 
 
 def test_a_reordered_beam_equals_its_history_decoded_afresh(make_model: Maker) -> None:

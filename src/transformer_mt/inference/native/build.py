@@ -22,7 +22,8 @@ from transformer_mt.data.corpus import default_cache_dir
 
 SOURCE = Path(__file__).with_name("decoder_step.cpp")
 HEADERS = tuple(
-    Path(__file__).with_name(name) for name in ("attention.h", "int8_linear.h", "row_top_k.h")
+    Path(__file__).with_name(name)
+    for name in ("attention.h", "int8_linear.h", "int8_rows.h", "row_top_k.h")
 )
 LIBRARY = "transformer_mt_native"
 

@@ -128,7 +128,7 @@ void step_rows(const StepTensors& t, const std::vector<at::Tensor>& params,
 
   std::vector<float> x(static_cast<size_t>(rows * d)), h(static_cast<size_t>(rows * d));
   std::vector<float> qkv(static_cast<size_t>(rows * 3 * d)), ctx(static_cast<size_t>(rows * d));
-  const int64_t ff = params[2 + 20].size(0);
+  const int64_t ff = params[2 + 21].numel();  // the expanding layer's scales: (F,)
   std::vector<float> hidden(static_cast<size_t>(rows * ff));
 
   const int64_t* tok = t.tokens.data_ptr<int64_t>();
@@ -200,7 +200,9 @@ void step_rows(const StepTensors& t, const std::vector<at::Tensor>& params,
   std::fill_n(y, rows * vocab, -INFINITY);
   const int64_t width = t.vocabulary.size(1);
   const int64_t* ids = t.vocabulary.data_ptr<int64_t>();
-  linear_at(params, tail + 2, d).listed(x.data(), rows, beams, ids, width, y, vocab);
+  const Int8Linear output = Int8Linear::from(params[tail + 2], params[tail + 3], params[tail + 4],
+                                             params[tail + 5], d, params[tail + 6]);
+  output.listed(x.data(), rows, beams, ids, width, y, vocab);
   if (o.log_probs) {
     at::parallel_for(0, rows, 8, [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) {
@@ -225,8 +227,9 @@ at::Tensor defined_or_empty(const c10::optional<at::Tensor>& t) {
 
 // tokens (R,) int64 -> logits (R, V), or log-probabilities with `log_probs`. params: embedding (V, D), positions (P, D), then per
 // layer: qkv(4), self_out(4), norm1(2), cross_q(4), cross_out(4), norm2(2), expand(4),
-// contract(4), norm3(2) [a linear = int8 weight, scale, column sums, bias; a norm = weight,
-// bias]; then the final norm (2; empty tensors for post-norm) and the output layer (4). self_keys/self_values: (A, H, C, N, K) per layer;
+// contract(4), norm3(2) [a linear = int8 weight packed in panels, scale, column sums, bias; a
+// norm = weight, bias]; then the final norm (2; empty tensors for post-norm), the output layer
+// (4) and its int8 weight in rows (N, Kp), for shortlists. self_keys/self_values: (A, H, C, N, K) per layer;
 // cross_keys/cross_values (A, H, S, K); source_valid (A, S) bool or undefined (no padding);
 // ancestors (A, N, C') int64 or undefined (one beam); vocabulary (A, W) int64 or undefined:
 // the only tokens each sentence scores (a shortlist; each row ends with -1 padding or at W).
@@ -243,7 +246,7 @@ at::Tensor decoder_step(const at::Tensor& tokens, std::vector<at::Tensor> params
                         int64_t beams, int64_t heads, bool pre_norm, int64_t activation,
                         double embed_scale, double eps, bool log_probs, int64_t chunks) {
   const int64_t layers = static_cast<int64_t>(self_keys.size());
-  TORCH_CHECK(static_cast<int64_t>(params.size()) == 2 + layers * kPerLayer + 6,
+  TORCH_CHECK(static_cast<int64_t>(params.size()) == 2 + layers * kPerLayer + 7,
               "native step: wrong number of parameters");
   const int64_t rows = tokens.size(0), vocab = params[0].size(0);
   TORCH_CHECK(position < params[1].size(0), "native step: position beyond the table");
@@ -278,13 +281,15 @@ at::Tensor decoder_step(const at::Tensor& tokens, std::vector<at::Tensor> params
   return log_probs && !listed ? at::_log_softmax(all.out, 1, false) : all.out;
 }
 
-// y (R, N) = x (R, Din) @ dequantized W^T + bias: the int8 kernel alone, for tests.
-at::Tensor int8_linear(const at::Tensor& x, const at::Tensor& q, const at::Tensor& scale,
+// y (R, N) = x (R, Din) @ dequantized W^T + bias, W packed in panels: the int8 kernel alone
+// (the encoder's linear layers, tests).
+at::Tensor int8_linear(const at::Tensor& x, const at::Tensor& packed, const at::Tensor& scale,
                        const at::Tensor& sums, const at::Tensor& bias) {
   TORCH_CHECK(x.scalar_type() == at::kFloat && x.dim() == 2, "int8_linear: x must be (R, D) fp32");
   at::Tensor xc = x.contiguous();
-  at::Tensor y = at::empty({x.size(0), q.size(0)}, x.options());
-  Int8Linear::from(q, scale, sums, bias, x.size(1))(xc.data_ptr<float>(), x.size(0), y.data_ptr<float>());
+  at::Tensor y = at::empty({x.size(0), scale.numel()}, x.options());
+  Int8Linear::from(packed, scale, sums, bias, x.size(1))(xc.data_ptr<float>(), x.size(0),
+                                                         y.data_ptr<float>());
   return y;
 }
 
@@ -295,6 +300,6 @@ TORCH_LIBRARY(transformer_mt_native, m) {
       "Tensor? vocabulary, int position, int beams, int heads, bool pre_norm, int activation, float embed_scale, "
       "float eps, bool log_probs, int chunks) -> Tensor",
       &decoder_step);
-  m.def("int8_linear(Tensor x, Tensor q, Tensor scale, Tensor sums, Tensor bias) -> Tensor", &int8_linear);
+  m.def("int8_linear(Tensor x, Tensor packed, Tensor scale, Tensor sums, Tensor bias) -> Tensor", &int8_linear);
   m.def("top_k(Tensor scores, int k) -> (Tensor, Tensor)", &row_top_k::top_k);
 }

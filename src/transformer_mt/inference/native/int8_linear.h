@@ -1,20 +1,27 @@
-// The int8 linear layer of the native decoder step: per-row 8-bit quantization of the inputs,
-// 7-bit per-channel weights, exact int32 products (AVX2 where compiled for it, portable C++
-// otherwise) and the float epilogue. Included by decoder_step.cpp only.
+// The int8 linear layer of the native decoder step: exact int32 products of 8-bit inputs
+// (int8_rows.h quantizes them) and 7-bit per-channel weights, AVX2 where compiled for it,
+// portable C++ otherwise. Included by decoder_step.cpp only.
 //
-// x . w ~ scale[n] * (sx[r] * (u . q) + low[r] * sum_k q[n, k]), with x ~ low[r] + sx[r] * u
-// (u in [0, 255]) and w ~ scale[n] * q (q in [-63, 63]). On AVX2, maddubs multiplies u
-// (unsigned) by q (signed) into int16 pair sums: 2 * 255 * 63 fits, so nothing saturates.
-// (Measured: 8-bit inputs with 7-bit weights stay closer to fp32 than the reverse.)
+// On AVX2, maddubs multiplies u (unsigned) by q (signed) into int16 pair sums: 2 * 255 * 63 fits,
+// so nothing saturates. (Measured: 8-bit inputs with 7-bit weights stay closer to fp32 than the
+// reverse.)
+//
+// Dense layers keep their weights in panels of 32 output columns: block b of 8 columns holds,
+// for each group g of 4 inputs, one 32-byte vector packed[b][g][c][j] = q[8b + c, 4g + j]. A
+// row's 4 inputs are broadcast against it, so each int32 lane sums one column: no horizontal
+// sums, and the epilogue is 8 columns wide. A shortlist's output layer also keeps the plain rows
+// (N, Kp), read one listed column at a time.
 
 #pragma once
+
+#include "int8_rows.h"
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
 #include <algorithm>
-#include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 
 #if defined(__AVX2__)
@@ -23,74 +30,9 @@
 
 namespace int8_kernel {
 
-constexpr int64_t kAlign = 32;  // int8 rows are padded to whole 32-byte vectors
-
-// The smallest and largest of x[0..n) (n >= 1; no NaN: then the order of comparisons does not
-// matter, and the vector loop gives the scalar loop's result).
-inline void row_range(const float* x, int64_t n, float& lo, float& hi) {
-  lo = x[0];
-  hi = x[0];
-  int64_t k = 1;
-#if defined(__AVX2__)
-  if (n >= 8) {
-    __m256 vlo = _mm256_loadu_ps(x), vhi = vlo;
-    for (k = 8; k + 8 <= n; k += 8) {
-      const __m256 v = _mm256_loadu_ps(x + k);
-      vlo = _mm256_min_ps(vlo, v);
-      vhi = _mm256_max_ps(vhi, v);
-    }
-    alignas(32) float lows[8], highs[8];
-    _mm256_store_ps(lows, vlo);
-    _mm256_store_ps(highs, vhi);
-    for (int i = 0; i < 8; ++i) {
-      lo = std::min(lo, lows[i]);
-      hi = std::max(hi, highs[i]);
-    }
-  }
-#endif
-  for (; k < n; ++k) {
-    lo = std::min(lo, x[k]);
-    hi = std::max(hi, x[k]);
-  }
-}
-
-// u[k] = min(255, nearbyint((x[k] - lo) * inv)) for k < n: the same operations, each rounded
-// alike, 8 at a time on AVX2 (round to nearest even, as nearbyint in the default mode).
-inline void quantize_row(const float* x, int64_t n, float lo, float inv, uint8_t* u) {
-  int64_t k = 0;
-#if defined(__AVX2__)
-  const __m256 vlo = _mm256_set1_ps(lo), vinv = _mm256_set1_ps(inv), top = _mm256_set1_ps(255.f);
-  for (; k + 8 <= n; k += 8) {
-    const __m256 scaled = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + k), vlo), vinv);
-    const __m256 rounded = _mm256_round_ps(scaled, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    const __m256i ints = _mm256_cvtps_epi32(_mm256_min_ps(rounded, top));  // 0..255
-    const __m128i words = _mm_packus_epi32(_mm256_castsi256_si128(ints),
-                                           _mm256_extracti128_si256(ints, 1));
-    _mm_storel_epi64(reinterpret_cast<__m128i*>(u + k), _mm_packus_epi16(words, words));
-  }
-#endif
-  for (; k < n; ++k) u[k] = static_cast<uint8_t>(std::min(255.f, std::nearbyint((x[k] - lo) * inv)));
-}
-
-// Per-row asymmetric 8-bit quantization of x (R, Din): x[r, k] ~ low[r] + sx[r] * u[r, k] with
-// u in [0, 255] (zero padded to Kp).
-void quantize_rows(const float* x, int64_t rows, int64_t din, int64_t kp, uint8_t* u, float* sx,
-                   float* low) {
-  at::parallel_for(0, rows, 16, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const float* xr = x + r * din;
-      float lo, hi;
-      row_range(xr, din, lo, hi);
-      const float scale = hi > lo ? (hi - lo) / 255.f : 1.f;
-      const float inv = 1.f / scale;
-      uint8_t* ur = u + r * kp;
-      quantize_row(xr, din, lo, inv, ur);
-      for (int64_t k = din; k < kp; ++k) ur[k] = 0;
-      sx[r] = scale;
-      low[r] = lo;
-    }
-  });
-}
+constexpr int64_t kBlock = 8;   // output columns per packed block (one int32 lane each)
+constexpr int64_t kPanel = 32;  // output columns per panel: packed weights have whole panels
+constexpr int64_t kGroup = 4;   // inputs per packed group
 
 #if defined(__AVX2__)
 // Sums of 4 vectors' lanes -> (a, b, c, d).
@@ -113,25 +55,8 @@ inline __m256i dot32(__m256i acc, __m256i u, __m256i q, __m256i ones) {
   return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, q), ones));
 }
 
-// How int32 products become outputs: y[r, n] = scale[n] * (sx[r] * acc + low[r] * sums[n])
-// + bias[n].
-struct Epilogue {
-  const float* sx;
-  const float* low;
-  const float* scale;
-  const int32_t* sums;
-  const float* bias;  // may be null
-  float* y;
-  int64_t stride;  // of y's rows
-
-  inline void store(int64_t r, int64_t n, int32_t acc) const {
-    const float v = scale[n] * (sx[r] * static_cast<float>(acc) + low[r] * static_cast<float>(sums[n]));
-    y[r * stride + n] = bias ? v + bias[n] : v;
-  }
-};
-
-// Products of RB rows (from row r of u) and 4 columns: weight rows w[c] of output columns
-// n[c], stored through `out`.
+// Listed columns (a shortlist's), from weights in rows (N, Kp): products of RB rows (from row r
+// of u) and 4 columns, weight rows w[c] of output columns n[c], stored through `out`.
 template <int RB>
 inline void block4(const uint8_t* u, const int8_t* const w[4], const int64_t n[4], int64_t kp,
                    int64_t r, const Epilogue& out) {
@@ -178,8 +103,8 @@ inline int32_t dot_one(const uint8_t* u, const int8_t* q, int64_t kp) {
 #endif
 
 // Outputs of rows [r0, r1) for the columns listed in cols[0..count) (weight rows of q).
-void products(const uint8_t* u, int64_t r0, int64_t r1, const int8_t* q, const int64_t* cols,
-              int64_t count, int64_t kp, const Epilogue& out) {
+inline void listed_products(const uint8_t* u, int64_t r0, int64_t r1, const int8_t* q,
+                            const int64_t* cols, int64_t count, int64_t kp, const Epilogue& out) {
   int64_t j = 0;
 #if defined(__AVX2__)
   for (; j + 4 <= count; j += 4) {
@@ -195,23 +120,107 @@ void products(const uint8_t* u, int64_t r0, int64_t r1, const int8_t* q, const i
       out.store(r, cols[j], dot_one(u + r * kp, q + cols[j] * kp, kp));
 }
 
-// y (R, N) = x (R, Din) @ W^T + b with W int8 (N, Kp), per-channel scales and column sums.
+// The packed weights of one panel start at `panel`; its block c at panel + c * groups * 32.
+#if defined(__AVX2__)
+// Products of RB rows (from row r of u) and the panel's 32 columns (from column col).
+template <int RB>
+inline void panel_tile(const uint8_t* u, int64_t kp, const int8_t* panel, int64_t r, int64_t col,
+                       const Epilogue& out) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  const int64_t groups = kp / kGroup;
+  __m256i acc[RB][4];
+  for (int i = 0; i < RB; ++i)
+    for (int c = 0; c < 4; ++c) acc[i][c] = _mm256_setzero_si256();
+  const uint8_t* x0 = u + r * kp;
+  for (int64_t g = 0; g < groups; ++g) {
+    __m256i w[4];
+    for (int c = 0; c < 4; ++c)
+      w[c] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(panel + (c * groups + g) * 32));
+    for (int i = 0; i < RB; ++i) {
+      int32_t four;  // this row's inputs 4g .. 4g + 3
+      std::memcpy(&four, x0 + i * kp + g * kGroup, sizeof four);
+      const __m256i x = _mm256_set1_epi32(four);
+      for (int c = 0; c < 4; ++c) acc[i][c] = dot32(acc[i][c], x, w[c], ones);
+    }
+  }
+  for (int i = 0; i < RB; ++i)
+    for (int c = 0; c < 4; ++c) out.store8(r + i, col + c * kBlock, acc[i][c]);
+}
+#endif
+
+// All rows [0, rows) times panel p of the packed weights.
+inline void panel_products(const uint8_t* u, int64_t rows, int64_t kp, const int8_t* packed,
+                           int64_t p, const Epilogue& out) {
+  const int8_t* panel = packed + p * kPanel * kp;
+  const int64_t col = p * kPanel;
+#if defined(__AVX2__)
+  // While this panel's rows run, the next panel is fetched, a share per tile: a panel is read
+  // from memory once and then from L1 by every row, so its first reads would otherwise wait.
+  const int64_t bytes = kPanel * kp, tiles = (rows + 1) / 2;
+  const int64_t share = ((bytes + tiles - 1) / tiles + 63) / 64 * 64;
+  const char* next = reinterpret_cast<const char*>(panel + bytes);
+  const bool last = col + kPanel >= out.n;
+  int64_t r = 0, fetched = 0;
+  auto prefetch = [&]() {
+    if (last) return;
+    for (const int64_t end = std::min(bytes, fetched + share); fetched < end; fetched += 64)
+      _mm_prefetch(next + fetched, _MM_HINT_T0);
+  };
+  for (; r + 2 <= rows; r += 2) {
+    prefetch();
+    panel_tile<2>(u, kp, panel, r, col, out);
+  }
+  for (; r < rows; ++r) {
+    prefetch();
+    panel_tile<1>(u, kp, panel, r, col, out);
+  }
+#else
+  const int64_t groups = kp / kGroup;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < kPanel && col + c < out.n; ++c) {
+      const int8_t* block = panel + (c / kBlock) * groups * 32 + (c % kBlock) * kGroup;
+      int32_t acc = 0;
+      for (int64_t g = 0; g < groups; ++g)
+        for (int64_t j = 0; j < kGroup; ++j)
+          acc += static_cast<int32_t>(u[r * kp + g * kGroup + j]) * block[g * 32 + j];
+      out.store(r, col + c, acc);
+    }
+#endif
+}
+
+// y (R, N) = x (R, Din) @ W^T + b with W int8 per output channel: panels (N', Kp) for dense
+// products (N' = N rounded up to whole panels), rows (N, Kp) for listed columns only.
 struct Int8Linear {
-  const int8_t* q;
+  const int8_t* packed;  // (N' / 8, Kp / 4, 8, 4)
+  const int8_t* rows;    // (N, Kp), or null: no listed products
   const float* scale;
   const int32_t* sums;  // sum over k of q[n, k]
   const float* bias;    // may be null
   int64_t n, din, kp;
 
-  static Int8Linear from(const at::Tensor& q, const at::Tensor& scale, const at::Tensor& sums,
-                         const at::Tensor& bias, int64_t din) {
-    TORCH_CHECK(q.scalar_type() == at::kChar && q.is_contiguous() && q.dim() == 2,
-                "native step: int8 weights must be contiguous (N, Kp) int8");
-    TORCH_CHECK(q.size(1) % kAlign == 0 && q.size(1) >= din, "native step: bad weight padding");
-    TORCH_CHECK(sums.scalar_type() == at::kInt && sums.numel() == q.size(0),
+  static Int8Linear from(const at::Tensor& packed, const at::Tensor& scale,
+                         const at::Tensor& sums, const at::Tensor& bias, int64_t din,
+                         const at::Tensor& rows = at::Tensor()) {
+    TORCH_CHECK(packed.scalar_type() == at::kChar && packed.is_contiguous() && packed.dim() == 4 &&
+                    packed.size(2) == kBlock && packed.size(3) == kGroup,
+                "native step: int8 weights must be packed contiguous (N' / 8, Kp / 4, 8, 4) int8");
+    const int64_t n = scale.numel(), kp = packed.size(1) * kGroup;
+    TORCH_CHECK(packed.size(0) * kBlock % kPanel == 0 && packed.size(0) * kBlock >= n,
+                "native step: packed weights must hold whole panels of 32 columns");
+    TORCH_CHECK(kp % kAlign == 0 && kp >= din, "native step: bad weight padding");
+    TORCH_CHECK(sums.scalar_type() == at::kInt && sums.numel() == n,
                 "native step: column sums must be int32 (N,)");
-    return Int8Linear{q.data_ptr<int8_t>(), scale.data_ptr<float>(), sums.data_ptr<int32_t>(),
-                      bias.numel() ? bias.data_ptr<float>() : nullptr, q.size(0), din, q.size(1)};
+    TORCH_CHECK(!rows.defined() || (rows.scalar_type() == at::kChar && rows.is_contiguous() &&
+                                    rows.size(0) == n && rows.size(1) == kp),
+                "native step: listed weights must be contiguous (N, Kp) int8");
+    return Int8Linear{packed.data_ptr<int8_t>(),
+                      rows.defined() ? rows.data_ptr<int8_t>() : nullptr,
+                      scale.data_ptr<float>(),
+                      sums.data_ptr<int32_t>(),
+                      bias.numel() ? bias.data_ptr<float>() : nullptr,
+                      n,
+                      din,
+                      kp};
   }
 
   // x quantized row by row: u (R, Kp), sx and low (R).
@@ -220,43 +229,37 @@ struct Int8Linear {
     std::unique_ptr<float[]> sx, low;
   };
 
-  Rows quantize(const float* x, int64_t rows) const {
-    Rows q8{std::unique_ptr<uint8_t[]>(new uint8_t[rows * kp]),
-            std::unique_ptr<float[]>(new float[rows]), std::unique_ptr<float[]>(new float[rows])};
-    quantize_rows(x, rows, din, kp, q8.u.get(), q8.sx.get(), q8.low.get());
+  Rows quantize(const float* x, int64_t count) const {
+    Rows q8{std::unique_ptr<uint8_t[]>(new uint8_t[count * kp]),
+            std::unique_ptr<float[]>(new float[count]), std::unique_ptr<float[]>(new float[count])};
+    quantize_rows(x, count, din, kp, q8.u.get(), q8.sx.get(), q8.low.get());
     return q8;
   }
 
   // Only listed columns: the `beams` rows of sentence a take the columns ids[a * width ..]
   // (a -1 ends a list), written at their own column of y (row stride `stride`).
-  void listed(const float* x, int64_t rows, int64_t beams, const int64_t* ids, int64_t width,
+  void listed(const float* x, int64_t count, int64_t beams, const int64_t* ids, int64_t width,
               float* y, int64_t stride) const {
-    const Rows q8 = quantize(x, rows);
-    const Epilogue out{q8.sx.get(), q8.low.get(), scale, sums, bias, y, stride};
-    at::parallel_for(0, rows / beams, 1, [&](int64_t a0, int64_t a1) {
+    TORCH_CHECK(rows != nullptr, "native step: listed products need the weights in rows");
+    const Rows q8 = quantize(x, count);
+    const Epilogue out{q8.sx.get(), q8.low.get(), scale, sums, bias, y, stride, n};
+    at::parallel_for(0, count / beams, 1, [&](int64_t a0, int64_t a1) {
       for (int64_t a = a0; a < a1; ++a) {
         const int64_t* cols = ids + a * width;
-        const int64_t count = std::find(cols, cols + width, int64_t{-1}) - cols;
-        products(q8.u.get(), a * beams, (a + 1) * beams, q, cols, count, kp, out);
+        const int64_t size = std::find(cols, cols + width, int64_t{-1}) - cols;
+        listed_products(q8.u.get(), a * beams, (a + 1) * beams, rows, cols, size, kp, out);
       }
     });
   }
 
-  void operator()(const float* x, int64_t rows, float* y) const {
-    const Rows q8 = quantize(x, rows);
-    const std::unique_ptr<uint8_t[]>& u = q8.u;
-    const Epilogue out{q8.sx.get(), q8.low.get(), scale, sums, bias, y, n};
-    // Split the columns across threads when the layer is large enough to pay for it.
-    const int64_t blocks = (n + 3) / 4;
-    const int64_t grain = rows * n * kp >= (1 << 19) ? 8 : blocks;
-    at::parallel_for(0, blocks, grain, [&](int64_t b0, int64_t b1) {
-      const int64_t n0 = b0 * 4, n1 = std::min(n, b1 * 4);
-      int64_t cols[64];
-      for (int64_t c0 = n0; c0 < n1; c0 += 64) {  // in runs of up to 64 consecutive columns
-        const int64_t count = std::min<int64_t>(64, n1 - c0);
-        for (int64_t c = 0; c < count; ++c) cols[c] = c0 + c;
-        products(u.get(), 0, rows, q, cols, count, kp, out);
-      }
+  void operator()(const float* x, int64_t count, float* y) const {
+    const Rows q8 = quantize(x, count);
+    const Epilogue out{q8.sx.get(), q8.low.get(), scale, sums, bias, y, n, n};
+    // Split the panels across threads when the layer is large enough to pay for it.
+    const int64_t panels = (n + kPanel - 1) / kPanel;
+    const int64_t grain = count * n * kp >= (1 << 19) ? 1 : panels;
+    at::parallel_for(0, panels, grain, [&](int64_t p0, int64_t p1) {
+      for (int64_t p = p0; p < p1; ++p) panel_products(q8.u.get(), count, kp, packed, p, out);
     });
   }
 };

@@ -1,12 +1,16 @@
 """Weights to int8 for the native kernel: symmetric per output channel on 7 bits ([-63, 63], so
-that the kernel's int16 pair sums of 8-bit inputs cannot saturate), rows padded to 32 bytes."""
+that the kernel's int16 pair sums of 8-bit inputs cannot saturate), rows padded to 32 bytes; then
+packed in panels of 32 output columns for dense products (``int8_linear.h``)."""
 
 from __future__ import annotations
 
 import torch
 
-ALIGN = 32  # int8 rows padded to whole 32-byte vectors (decoder_step.cpp's kAlign)
+ALIGN = 32  # int8 rows padded to whole 32-byte vectors (int8_rows.h's kAlign)
 LEVELS = 63  # largest |q|
+PANEL = 32  # output columns per packed panel (int8_linear.h's kPanel)
+BLOCK = 8  # output columns per 32-byte vector of a panel
+GROUP = 4  # inputs per column in that vector
 
 
 def quantize_per_channel(
@@ -24,3 +28,20 @@ def quantize_per_channel(
     sums = padded.sum(dim=1, dtype=torch.int32)  # (N,)
     kept_bias = torch.empty(0) if bias is None else bias.detach().float().clone()
     return padded, scale.contiguous(), sums, kept_bias
+
+
+def pack_columns(q: torch.Tensor) -> torch.Tensor:
+    """``q (N, Kp)`` -> ``(N' / 8, Kp / 4, 8, 4)`` with ``N'`` = N rounded up to whole panels of
+    32 (zero columns beyond N): ``packed[b, g, c, j] = q[8 b + c, 4 g + j]``, so that one 32-byte
+    vector holds 4 consecutive inputs of 8 consecutive output columns."""
+    rows, width = q.shape
+    padded = torch.zeros(-(-rows // PANEL) * PANEL, width, dtype=torch.int8)  # (N', Kp)
+    padded[:rows] = q
+    blocks = padded.view(-1, BLOCK, width // GROUP, GROUP)  # (N' / 8, 8, Kp / 4, 4)
+    return blocks.permute(0, 2, 1, 3).contiguous()
+
+
+def unpack_columns(packed: torch.Tensor, rows: int) -> torch.Tensor:
+    """:func:`pack_columns`'s inverse: ``(N' / 8, Kp / 4, 8, 4)`` -> ``q (N, Kp)``."""
+    blocks, groups = packed.shape[:2]
+    return packed.permute(0, 2, 1, 3).reshape(blocks * BLOCK, groups * GROUP)[:rows].contiguous()

@@ -19,7 +19,11 @@ from torch import nn
 
 from transformer_mt.inference.native.build import native_ops
 from transformer_mt.inference.native.linear import NativeInt8Linear
-from transformer_mt.inference.native.quantize import quantize_per_channel
+from transformer_mt.inference.native.quantize import (
+    pack_columns,
+    quantize_per_channel,
+    unpack_columns,
+)
 from transformer_mt.model.cache import DecoderCache
 from transformer_mt.model.transformer import Transformer
 
@@ -48,9 +52,11 @@ def unsupported(model: nn.Module) -> str | None:
 
 
 def _linear(layer: nn.Module) -> list[torch.Tensor]:
+    """Packed weight, scales, column sums, bias (empty if none)."""
     if isinstance(layer, NativeInt8Linear):
         return layer.quantized()
-    return list(quantize_per_channel(layer.weight, layer.bias))
+    q, scale, sums, bias = quantize_per_channel(layer.weight, layer.bias)
+    return [pack_columns(q), scale, sums, bias]
 
 
 def _norm(norm: nn.Module) -> list[torch.Tensor]:
@@ -77,7 +83,9 @@ def decoder_params(model: Transformer) -> list[torch.Tensor]:
         params += _norm(layer.feed_forward_residual.norm)
     final = model.decoder_norm
     params += _norm(final) if isinstance(final, nn.LayerNorm) else [torch.empty(0)] * 2
-    return params + _linear(model.output_projection)
+    output = _linear(model.output_projection)
+    # The output layer's weight in rows as well, for a shortlist's listed columns.
+    return params + output + [unpack_columns(output[0], output[1].numel())]
 
 
 def sentence_runs(sentences: int) -> int:
