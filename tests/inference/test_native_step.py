@@ -35,8 +35,8 @@ def reference_int8_linear(
     """The kernel's arithmetic in torch: rows to 7 bits (``x ~ low + sx * u``), exact integer
     products, per-channel scales."""
     low, high = x.amin(dim=1), x.amax(dim=1)  # (R,)
-    sx = torch.where(high > low, (high - low) / 255.0, torch.ones_like(low))  # (R,)
-    u = torch.round((x - low[:, None]) * (1.0 / sx)[:, None]).clamp(max=255)  # (R, K)
+    sx = torch.where(high > low, (high - low) / 127.0, torch.ones_like(low))  # (R,)
+    u = torch.round((x - low[:, None]) * (1.0 / sx)[:, None]).clamp(max=127)  # (R, K)
     products = u.double() @ q[:, : x.shape[1]].double().T  # (R, N), exact integers
     y = scale * (sx[:, None] * products.float() + low[:, None] * sums.float())
     return y + bias if bias.numel() else y

@@ -1,10 +1,11 @@
-// The int8 linear layer of the native decoder step: exact int32 products of 8-bit inputs
-// (int8_rows.h quantizes them) and 7-bit per-channel weights, AVX2 where compiled for it,
-// portable C++ otherwise. Included by decoder_step.cpp only.
+// The int8 linear layer of the native decoder step: exact int32 products of 7-bit inputs
+// (int8_rows.h quantizes them, u in [0, 127]) and 7-bit per-channel weights (q in [-63, 63]),
+// AVX2 where compiled for it, portable C++ otherwise. Included by decoder_step.cpp only.
 //
-// On AVX2, maddubs multiplies u (unsigned) by q (signed) into int16 pair sums: 2 * 255 * 63 fits,
-// so nothing saturates. (Measured: 8-bit inputs with 7-bit weights stay closer to fp32 than the
-// reverse.)
+// On AVX2, maddubs multiplies u (unsigned) by q (signed) into int16 pair sums of at most
+// 2 * 127 * 63 = 16,002 in size, so two of them add in int16 without saturating (32,004): the
+// dense product widens to int32 once per 8 inputs instead of once per 4, a quarter fewer
+// multiply instructions (measured: +25% on the products, test BLEU as with 8-bit inputs).
 //
 // Dense layers keep their weights in panels of 32 output columns: block b of 8 columns holds,
 // for each group g of 4 inputs, one 32-byte vector packed[b][g][c][j] = q[8b + c, 4g + j]. A
@@ -50,7 +51,7 @@ inline int32_t hsum(__m256i v) {
   return _mm_cvtsi128_si32(s);
 }
 
-// u (unsigned, <= 255) x q (signed, |q| <= 63) -> int16 pair sums -> int32 sums of 4, added.
+// u (unsigned, <= 127) x q (signed, |q| <= 63) -> int16 pair sums -> int32 sums of 4, added.
 inline __m256i dot32(__m256i acc, __m256i u, __m256i q, __m256i ones) {
   return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, q), ones));
 }
@@ -132,15 +133,22 @@ inline void panel_tile(const uint8_t* u, int64_t kp, const int8_t* panel, int64_
   for (int i = 0; i < RB; ++i)
     for (int c = 0; c < 4; ++c) acc[i][c] = _mm256_setzero_si256();
   const uint8_t* x0 = u + r * kp;
-  for (int64_t g = 0; g < groups; ++g) {
-    __m256i w[4];
-    for (int c = 0; c < 4; ++c)
+  for (int64_t g = 0; g < groups; g += 2) {  // groups is even: Kp is a multiple of 32
+    __m256i w[4], v[4];
+    for (int c = 0; c < 4; ++c) {
       w[c] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(panel + (c * groups + g) * 32));
-    for (int i = 0; i < RB; ++i) {
-      int32_t four;  // this row's inputs 4g .. 4g + 3
-      std::memcpy(&four, x0 + i * kp + g * kGroup, sizeof four);
-      const __m256i x = _mm256_set1_epi32(four);
-      for (int c = 0; c < 4; ++c) acc[i][c] = dot32(acc[i][c], x, w[c], ones);
+      v[c] = _mm256_loadu_si256(
+          reinterpret_cast<const __m256i*>(panel + (c * groups + g + 1) * 32));
+    }
+    for (int i = 0; i < RB; ++i) {  // two groups' pair sums added in int16, then widened
+      int32_t four[2];  // this row's inputs 4g .. 4g + 7
+      std::memcpy(four, x0 + i * kp + g * kGroup, sizeof four);
+      const __m256i x = _mm256_set1_epi32(four[0]), z = _mm256_set1_epi32(four[1]);
+      for (int c = 0; c < 4; ++c)
+        acc[i][c] = _mm256_add_epi32(
+            acc[i][c], _mm256_madd_epi16(_mm256_add_epi16(_mm256_maddubs_epi16(x, w[c]),
+                                                          _mm256_maddubs_epi16(z, v[c])),
+                                         ones));
     }
   }
   for (int i = 0; i < RB; ++i)

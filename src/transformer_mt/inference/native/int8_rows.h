@@ -1,8 +1,8 @@
-// Per-row 8-bit quantization of the int8 linear layer's inputs, and the float epilogue that turns
+// Per-row 7-bit quantization of the int8 linear layer's inputs, and the float epilogue that turns
 // its exact int32 products into outputs. Included by int8_linear.h only.
 //
 // x . w ~ scale[n] * (sx[r] * (u . q) + low[r] * sum_k q[n, k]), with x ~ low[r] + sx[r] * u
-// (u in [0, 255]) and w ~ scale[n] * q (q in [-63, 63]).
+// (u in [0, 127]) and w ~ scale[n] * q (q in [-63, 63]).
 
 #pragma once
 
@@ -20,6 +20,7 @@
 namespace int8_kernel {
 
 constexpr int64_t kAlign = 32;  // int8 rows are padded to whole 32-byte vectors
+constexpr float kTop = 127.f;   // largest u: 7-bit inputs (int8_linear.h adds two pair sums)
 
 // The smallest and largest of x[0..n) (n >= 1; no NaN: then the order of comparisons does not
 // matter, and the vector loop gives the scalar loop's result).
@@ -50,26 +51,26 @@ inline void row_range(const float* x, int64_t n, float& lo, float& hi) {
   }
 }
 
-// u[k] = min(255, nearbyint((x[k] - lo) * inv)) for k < n: the same operations, each rounded
+// u[k] = min(kTop, nearbyint((x[k] - lo) * inv)) for k < n: the same operations, each rounded
 // alike, 8 at a time on AVX2 (round to nearest even, as nearbyint in the default mode).
 inline void quantize_row(const float* x, int64_t n, float lo, float inv, uint8_t* u) {
   int64_t k = 0;
 #if defined(__AVX2__)
-  const __m256 vlo = _mm256_set1_ps(lo), vinv = _mm256_set1_ps(inv), top = _mm256_set1_ps(255.f);
+  const __m256 vlo = _mm256_set1_ps(lo), vinv = _mm256_set1_ps(inv), top = _mm256_set1_ps(kTop);
   for (; k + 8 <= n; k += 8) {
     const __m256 scaled = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + k), vlo), vinv);
     const __m256 rounded = _mm256_round_ps(scaled, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    const __m256i ints = _mm256_cvtps_epi32(_mm256_min_ps(rounded, top));  // 0..255
+    const __m256i ints = _mm256_cvtps_epi32(_mm256_min_ps(rounded, top));  // 0..kTop
     const __m128i words = _mm_packus_epi32(_mm256_castsi256_si128(ints),
                                            _mm256_extracti128_si256(ints, 1));
     _mm_storel_epi64(reinterpret_cast<__m128i*>(u + k), _mm_packus_epi16(words, words));
   }
 #endif
-  for (; k < n; ++k) u[k] = static_cast<uint8_t>(std::min(255.f, std::nearbyint((x[k] - lo) * inv)));
+  for (; k < n; ++k) u[k] = static_cast<uint8_t>(std::min(kTop, std::nearbyint((x[k] - lo) * inv)));
 }
 
-// Per-row asymmetric 8-bit quantization of x (R, Din): x[r, k] ~ low[r] + sx[r] * u[r, k] with
-// u in [0, 255] (zero padded to Kp).
+// Per-row asymmetric 7-bit quantization of x (R, Din): x[r, k] ~ low[r] + sx[r] * u[r, k] with
+// u in [0, kTop] (zero padded to Kp).
 void quantize_rows(const float* x, int64_t rows, int64_t din, int64_t kp, uint8_t* u, float* sx,
                    float* low) {
   at::parallel_for(0, rows, 16, [&](int64_t r0, int64_t r1) {
@@ -77,7 +78,7 @@ void quantize_rows(const float* x, int64_t rows, int64_t din, int64_t kp, uint8_
       const float* xr = x + r * din;
       float lo, hi;
       row_range(xr, din, lo, hi);
-      const float scale = hi > lo ? (hi - lo) / 255.f : 1.f;
+      const float scale = hi > lo ? (hi - lo) / kTop : 1.f;
       const float inv = 1.f / scale;
       uint8_t* ur = u + r * kp;
       quantize_row(xr, din, lo, inv, ur);

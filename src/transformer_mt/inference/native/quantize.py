@@ -1,6 +1,6 @@
 """Weights to int8 for the native kernel: symmetric per output channel on 7 bits ([-63, 63], so
-that the kernel's int16 pair sums of 8-bit inputs cannot saturate), rows padded to 32 bytes; then
-packed in panels of 32 output columns for dense products (``int8_linear.h``)."""
+that the kernel can add two int16 pair sums of 7-bit inputs without saturating), rows padded to
+32 bytes; then packed in panels of 32 output columns for dense products (``int8_linear.h``)."""
 
 from __future__ import annotations
 
