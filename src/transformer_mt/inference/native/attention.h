@@ -28,6 +28,18 @@ inline __m256 load8(const c10::Half* x) {
 }
 #endif
 
+// y[0..k) = x[0..k) as T (fp16: rounded to nearest even, as c10::Half's conversion rounds).
+inline void store_row(const float* x, float* y, int64_t k) { std::copy(x, x + k, y); }
+inline void store_row(const float* x, c10::Half* y, int64_t k) {
+  int64_t i = 0;
+#if defined(__AVX2__)
+  for (; i + 8 <= k; i += 8)
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i),
+                     _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+#endif
+  for (; i < k; ++i) y[i] = static_cast<c10::Half>(x[i]);
+}
+
 template <typename T>
 inline float dot(const float* a, const T* b, int64_t k) {
   int64_t i = 0;
@@ -114,10 +126,8 @@ inline void self_attention(const Shapes& s, const float* qkv, T* keys, T* values
     const int64_t a = r / n_beams, n = r % n_beams;
     for (int64_t h = 0; h < s.heads; ++h) {
       const int64_t slot = (((a * s.heads + h) * capacity + position) * n_beams + n) * k_width;
-      for (int64_t k = 0; k < k_width; ++k) {
-        keys[slot + k] = static_cast<T>(qkv[r * 3 * d + d + h * k_width + k]);
-        values[slot + k] = static_cast<T>(qkv[r * 3 * d + 2 * d + h * k_width + k]);
-      }
+      store_row(qkv + r * 3 * d + d + h * k_width, keys + slot, k_width);
+      store_row(qkv + r * 3 * d + 2 * d + h * k_width, values + slot, k_width);
     }
   }
   const float scale = 1.f / std::sqrt(static_cast<float>(k_width));

@@ -23,7 +23,13 @@ from transformer_mt.data.corpus import default_cache_dir
 SOURCE = Path(__file__).with_name("decoder_step.cpp")
 HEADERS = tuple(
     Path(__file__).with_name(name)
-    for name in ("attention.h", "int8_linear.h", "int8_rows.h", "row_top_k.h")
+    for name in (
+        "attention.h",
+        "int8_linear.h",
+        "int8_rows.h",
+        "log_softmax.h",
+        "row_top_k.h",
+    )
 )
 LIBRARY = "transformer_mt_native"
 

@@ -16,6 +16,7 @@
 
 #include "attention.h"
 #include "int8_linear.h"
+#include "log_softmax.h"
 #include "row_top_k.h"
 
 #include <algorithm>
@@ -94,7 +95,7 @@ struct StepTensors {
   at::Tensor tokens;  // (R,)
   std::vector<at::Tensor> self_keys, self_values, cross_keys, cross_values;
   at::Tensor valid, ancestors, vocabulary;
-  at::Tensor out;  // (R, V): logits (dense; log-softmax taken afterwards) or log-probs (listed)
+  at::Tensor out;  // (R, V): logits, or log-probs with log_probs (listed: -inf off the list)
 };
 
 StepTensors sentence_run(const StepTensors& all, int64_t a0, int64_t a1, int64_t beams) {
@@ -194,6 +195,7 @@ void step_rows(const StepTensors& t, const std::vector<at::Tensor>& params,
   float* y = t.out.data_ptr<float>();
   if (!t.vocabulary.defined()) {
     linear_at(params, tail + 2, d)(x.data(), rows, y);
+    if (o.log_probs) log_softmax_kernel::log_softmax_rows(y, rows, vocab);
     return;
   }
   // A shortlist: each sentence scores only its own candidates; every other token is -inf.
@@ -277,8 +279,7 @@ at::Tensor decoder_step(const at::Tensor& tokens, std::vector<at::Tensor> params
       for (int64_t i = i0; i < i1; ++i) step_rows(parts[i], params, o);
     });
   }
-  const bool listed = all.vocabulary.defined();
-  return log_probs && !listed ? at::_log_softmax(all.out, 1, false) : all.out;
+  return all.out;
 }
 
 // y (R, N) = x (R, Din) @ dequantized W^T + bias, W packed in panels: the int8 kernel alone
