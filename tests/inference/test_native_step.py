@@ -149,6 +149,18 @@ def test_batched_equals_unbatched_and_padding_changes_nothing(make_model: Maker)
             assert torch.equal(logits, together[step][2 * sentence : 2 * sentence + 2])
 
 
+def test_padding_changes_nothing_for_sources_longer_than_a_vector(make_model: Maker) -> None:
+    """Cross-attention over 11 source positions alone, or over 17 with 6 of padding, gives the
+    same bits (the softmax works on whole vectors of 8 scores)."""
+    model = native_model(make_model)
+    src = torch.tensor([[*range(4, 14), 3, *[0] * 6], [*range(4, 20), 3]])  # (2, 17)
+    memory = torch.randn(2, 17, 16, generator=torch.Generator().manual_seed(2))
+    together = run_steps(model, src, 2, 3, memory)
+    alone = run_steps(model, src[:1, :11], 2, 3, memory[:1, :11])
+    for step, logits in enumerate(alone):
+        assert torch.equal(logits, together[step][:2])
+
+
 @pytest.mark.parametrize("runs", [2, 3])
 @pytest.mark.parametrize("beams", [1, 2])
 @pytest.mark.parametrize("shortlist", [False, True])

@@ -14,6 +14,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "vector_math.h"
+
 #if defined(__AVX2__)
 #include <immintrin.h>
 #endif
@@ -72,8 +74,29 @@ inline void axpy(float w, const T* x, float* y, int64_t k) {
   for (; i < k; ++i) y[i] += w * static_cast<float>(x[i]);
 }
 
-// softmax(scores[0..count)) in place (some may be -inf; at least one is finite).
+// Room for count scores: softmax works on whole vectors of 8.
+inline size_t score_room(int64_t count) { return static_cast<size_t>((count + 7) / 8 * 8); }
+
+// softmax(scores[0..count)) in place (some may be -inf; at least one is finite); scores has
+// score_room(count) floats. On AVX2 every score takes the same exp and adds into lane j % 8 of
+// the sum whatever count is, so -inf scores (padding) change no bit of the others.
 inline void softmax(float* scores, int64_t count) {
+#if defined(__AVX2__)
+  const int64_t room = static_cast<int64_t>(score_room(count));
+  std::fill(scores + count, scores + room, -INFINITY);
+  __m256 best = _mm256_set1_ps(-INFINITY);
+  for (int64_t i = 0; i < room; i += 8) best = _mm256_max_ps(best, _mm256_loadu_ps(scores + i));
+  const __m256 top = _mm256_set1_ps(vector_math::lane_max(best));
+  __m256 sum = _mm256_setzero_ps();
+  for (int64_t i = 0; i < room; i += 8) {
+    const __m256 e = vector_math::exp8(_mm256_sub_ps(_mm256_loadu_ps(scores + i), top));
+    _mm256_storeu_ps(scores + i, e);
+    sum = _mm256_add_ps(sum, e);
+  }
+  const __m256 inv = _mm256_set1_ps(1.f / vector_math::lane_sum(sum));
+  for (int64_t i = 0; i < room; i += 8)
+    _mm256_storeu_ps(scores + i, _mm256_mul_ps(_mm256_loadu_ps(scores + i), inv));
+#else
   float top = -INFINITY;
   for (int64_t i = 0; i < count; ++i) top = std::max(top, scores[i]);
   float total = 0.f;
@@ -83,6 +106,17 @@ inline void softmax(float* scores, int64_t count) {
   }
   const float inv = 1.f / total;
   for (int64_t i = 0; i < count; ++i) scores[i] *= inv;
+#endif
+}
+
+// Asks for the cache lines of one head's key or value (k values of T) ahead of their use.
+template <typename T>
+inline void prefetch_row(const T* x, int64_t k) {
+#if defined(__AVX2__)
+  const char* bytes = reinterpret_cast<const char*>(x);
+  for (int64_t b = 0; b < k * static_cast<int64_t>(sizeof(T)); b += 64)
+    _mm_prefetch(bytes + b, _MM_HINT_T0);
+#endif
 }
 
 // out[0..k) = sum over p < count of w[p] * row(p)[0..k), the terms added in order of p
@@ -132,22 +166,25 @@ inline void self_attention(const Shapes& s, const float* qkv, T* keys, T* values
   }
   const float scale = 1.f / std::sqrt(static_cast<float>(k_width));
   at::parallel_for(0, s.rows * s.heads, 16, [&](int64_t i0, int64_t i1) {
-    std::vector<float> scores(static_cast<size_t>(position + 1));
+    std::vector<float> scores(score_room(position + 1));
     std::vector<float> q(static_cast<size_t>(k_width));
     for (int64_t i = i0; i < i1; ++i) {
       const int64_t r = i / s.heads, h = i % s.heads, a = r / n_beams, n = r % n_beams;
       for (int64_t k = 0; k < k_width; ++k) q[k] = qkv[r * 3 * d + h * k_width + k] * scale;
       const int64_t base = (a * s.heads + h) * capacity;
+      const int64_t* own = ancestors ? ancestors + (a * n_beams + n) * anc_capacity : nullptr;
+      // The slot of position p of this beam's history: its ancestor's (or its own).
+      auto slot = [&](int64_t p) { return ((base + p) * n_beams + (own ? own[p] : n)) * k_width; };
+      constexpr int64_t kAhead = 4;  // positions whose key and value are fetched in advance
       for (int64_t p = 0; p <= position; ++p) {
-        // The slot of position p of this beam's history: its ancestor's (or its own).
-        const int64_t m = ancestors ? ancestors[(a * n_beams + n) * anc_capacity + p] : n;
-        scores[p] = dot(q.data(), keys + ((base + p) * n_beams + m) * k_width, k_width);
+        if (p + kAhead <= position) {
+          prefetch_row(keys + slot(p + kAhead), k_width);
+          prefetch_row(values + slot(p + kAhead), k_width);
+        }
+        scores[p] = dot(q.data(), keys + slot(p), k_width);
       }
       softmax(scores.data(), position + 1);
-      const int64_t* own = ancestors ? ancestors + (a * n_beams + n) * anc_capacity : nullptr;
-      auto value_at = [&](int64_t p) {
-        return values + ((base + p) * n_beams + (own ? own[p] : n)) * k_width;
-      };
+      auto value_at = [&](int64_t p) { return values + slot(p); };
       weighted_rows<T>(scores.data(), position + 1, value_at, k_width,
                        context + r * d + h * k_width);
     }
@@ -161,7 +198,7 @@ inline void cross_attention(const Shapes& s, const float* queries, const T* keys
   const int64_t d = s.d, k_width = s.width;
   const float scale = 1.f / std::sqrt(static_cast<float>(k_width));
   at::parallel_for(0, s.rows * s.heads, 16, [&](int64_t i0, int64_t i1) {
-    std::vector<float> scores(static_cast<size_t>(source_length));
+    std::vector<float> scores(score_room(source_length));
     std::vector<float> q(static_cast<size_t>(k_width));
     for (int64_t i = i0; i < i1; ++i) {
       const int64_t r = i / s.heads, h = i % s.heads, a = r / s.beams;

@@ -29,6 +29,7 @@ HEADERS = tuple(
         "int8_rows.h",
         "log_softmax.h",
         "row_top_k.h",
+        "vector_math.h",
     )
 )
 LIBRARY = "transformer_mt_native"

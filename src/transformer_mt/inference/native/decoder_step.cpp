@@ -18,6 +18,7 @@
 #include "int8_linear.h"
 #include "log_softmax.h"
 #include "row_top_k.h"
+#include "vector_math.h"
 
 #include <algorithm>
 #include <cmath>
@@ -36,18 +37,44 @@ using attention_kernel::self_attention;
 using attention_kernel::Shapes;
 using int8_kernel::Int8Linear;
 
+// x[0..d) = (x - mean) / sqrt(variance + eps) * w + b (the variance about the mean).
+void layer_norm_row(float* x, int64_t d, const float* w, const float* b, float eps) {
+  int64_t k = 0;
+  float total = 0.f;
+#if defined(__AVX2__)
+  __m256 sum = _mm256_setzero_ps();
+  for (; k + 8 <= d; k += 8) sum = _mm256_add_ps(sum, _mm256_loadu_ps(x + k));
+  total = vector_math::lane_sum(sum);
+#endif
+  for (; k < d; ++k) total += x[k];
+  const float mean = total / static_cast<float>(d);
+  float squares = 0.f;
+  k = 0;
+#if defined(__AVX2__)
+  const __m256 centre = _mm256_set1_ps(mean);
+  __m256 square_sum = _mm256_setzero_ps();
+  for (; k + 8 <= d; k += 8) {
+    const __m256 c = _mm256_sub_ps(_mm256_loadu_ps(x + k), centre);
+    square_sum = _mm256_fmadd_ps(c, c, square_sum);
+  }
+  squares = vector_math::lane_sum(square_sum);
+#endif
+  for (; k < d; ++k) squares += (x[k] - mean) * (x[k] - mean);
+  const float inv = 1.f / std::sqrt(squares / static_cast<float>(d) + eps);
+  k = 0;
+#if defined(__AVX2__)
+  const __m256 scale = _mm256_set1_ps(inv);
+  for (; k + 8 <= d; k += 8) {
+    const __m256 normed = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + k), centre), scale);
+    _mm256_storeu_ps(x + k, _mm256_fmadd_ps(normed, _mm256_loadu_ps(w + k), _mm256_loadu_ps(b + k)));
+  }
+#endif
+  for (; k < d; ++k) x[k] = (x[k] - mean) * inv * w[k] + b[k];
+}
+
 void layer_norm(float* x, int64_t rows, int64_t d, const float* w, const float* b, float eps) {
   at::parallel_for(0, rows, 16, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      float* xr = x + r * d;
-      float mean = 0.f;
-      for (int64_t k = 0; k < d; ++k) mean += xr[k];
-      mean /= static_cast<float>(d);
-      float var = 0.f;
-      for (int64_t k = 0; k < d; ++k) var += (xr[k] - mean) * (xr[k] - mean);
-      const float inv = 1.f / std::sqrt(var / static_cast<float>(d) + eps);
-      for (int64_t k = 0; k < d; ++k) xr[k] = (xr[k] - mean) * inv * w[k] + b[k];
-    }
+    for (int64_t r = r0; r < r1; ++r) layer_norm_row(x + r * d, d, w, b, eps);
   });
 }
 
