@@ -53,11 +53,7 @@ inline float dot(const float* a, const T* b, int64_t k) {
     acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), load8(b + i + 8), acc1);
   }
   for (; i + 8 <= k; i += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), load8(b + i), acc0);
-  __m256 v = _mm256_add_ps(acc0, acc1);
-  __m128 h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-  h = _mm_add_ss(h, _mm_shuffle_ps(h, h, 1));
-  s = _mm_cvtss_f32(h);
+  s = vector_math::lane_sum(_mm256_add_ps(acc0, acc1));
 #endif
   for (; i < k; ++i) s += a[i] * static_cast<float>(b[i]);
   return s;

@@ -66,7 +66,8 @@ void layer_norm_row(float* x, int64_t d, const float* w, const float* b, float e
   const __m256 scale = _mm256_set1_ps(inv);
   for (; k + 8 <= d; k += 8) {
     const __m256 normed = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + k), centre), scale);
-    _mm256_storeu_ps(x + k, _mm256_fmadd_ps(normed, _mm256_loadu_ps(w + k), _mm256_loadu_ps(b + k)));
+    const __m256 weight = _mm256_loadu_ps(w + k), shift = _mm256_loadu_ps(b + k);
+    _mm256_storeu_ps(x + k, _mm256_fmadd_ps(normed, weight, shift));
   }
 #endif
   for (; k < d; ++k) x[k] = (x[k] - mean) * inv * w[k] + b[k];
@@ -105,8 +106,10 @@ Norm norm_at(const std::vector<at::Tensor>& params, int64_t i) {
   return Norm{params[i].data_ptr<float>(), params[i + 1].data_ptr<float>()};
 }
 
-Int8Linear linear_at(const std::vector<at::Tensor>& params, int64_t i, int64_t din) {
-  return Int8Linear::from(params[i], params[i + 1], params[i + 2], params[i + 3], din);
+// The linear layer at params[i .. i + 4); `rows`: its weight in rows as well (for listed columns).
+Int8Linear linear_at(const std::vector<at::Tensor>& params, int64_t i, int64_t din,
+                     const at::Tensor& rows = at::Tensor()) {
+  return Int8Linear::from(params[i], params[i + 1], params[i + 2], params[i + 3], din, rows);
 }
 
 // What a step needs besides the tensors.
@@ -229,23 +232,9 @@ void step_rows(const StepTensors& t, const std::vector<at::Tensor>& params,
   std::fill_n(y, rows * vocab, -INFINITY);
   const int64_t width = t.vocabulary.size(1);
   const int64_t* ids = t.vocabulary.data_ptr<int64_t>();
-  const Int8Linear output = Int8Linear::from(params[tail + 2], params[tail + 3], params[tail + 4],
-                                             params[tail + 5], d, params[tail + 6]);
-  output.listed(x.data(), rows, beams, ids, width, y, vocab);
-  if (o.log_probs) {
-    at::parallel_for(0, rows, 8, [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r) {
-        const int64_t* cols = ids + (r / beams) * width;
-        const int64_t count = std::find(cols, cols + width, int64_t{-1}) - cols;
-        float* yr = y + r * vocab;
-        float top = -INFINITY, total = 0.f;
-        for (int64_t j = 0; j < count; ++j) top = std::max(top, yr[cols[j]]);
-        for (int64_t j = 0; j < count; ++j) total += std::exp(yr[cols[j]] - top);
-        const float shift = top + std::log(total);
-        for (int64_t j = 0; j < count; ++j) yr[cols[j]] -= shift;
-      }
-    });
-  }
+  linear_at(params, tail + 2, d, params[tail + 6]).listed(x.data(), rows, beams, ids, width, y,
+                                                         vocab);
+  if (o.log_probs) log_softmax_kernel::log_softmax_listed(y, rows, vocab, beams, ids, width);
 }
 
 at::Tensor defined_or_empty(const c10::optional<at::Tensor>& t) {

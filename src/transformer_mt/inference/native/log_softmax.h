@@ -1,6 +1,7 @@
-// The log-softmax of the native step's logits, row by row in place, with vector_math.h's exp
-// (each row's thread takes it right after the output layer, so no second (R, V) array is
-// written). Included by decoder_step.cpp only.
+// The log-softmax of the native step's logits, row by row in place: over the whole vocabulary
+// with vector_math.h's exp (each row's thread takes it right after the output layer, so no
+// second (R, V) array is written), or over a shortlist's listed columns. Included by
+// decoder_step.cpp only.
 
 #pragma once
 
@@ -54,6 +55,24 @@ inline void log_softmax_row(float* y, int64_t v) {
   for (; i + 8 <= v; i += 8) _mm256_storeu_ps(y + i, _mm256_sub_ps(_mm256_loadu_ps(y + i), by));
 #endif
   for (; i < v; ++i) y[i] -= offset;
+}
+
+// Each row r of y (R, V) over its sentence's listed columns ids[(r / beams) * width ..] only (a
+// -1 ends a list), in place; the other columns are left as they are.
+inline void log_softmax_listed(float* y, int64_t rows, int64_t v, int64_t beams,
+                               const int64_t* ids, int64_t width) {
+  at::parallel_for(0, rows, 8, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t* cols = ids + (r / beams) * width;
+      const int64_t count = std::find(cols, cols + width, int64_t{-1}) - cols;
+      float* yr = y + r * v;
+      float top = -INFINITY, total = 0.f;
+      for (int64_t j = 0; j < count; ++j) top = std::max(top, yr[cols[j]]);
+      for (int64_t j = 0; j < count; ++j) total += std::exp(yr[cols[j]] - top);
+      const float shift = top + std::log(total);
+      for (int64_t j = 0; j < count; ++j) yr[cols[j]] -= shift;
+    }
+  });
 }
 
 // Every row of y (R, V), in place.
